@@ -1,0 +1,105 @@
+"""The canonical data contracts (DESIGN.md §4) as pandera schemas.
+
+``RAW_1M`` is the one definition of a 1-minute candle frame: sources return it, the IO layer
+validates it before every write, the asset checks and the tests reuse it. ``OHLCV`` is the frame
+of a derived timeframe. Both keep ``open_time`` as a column (``timestamp[ms, UTC]``, the candle's
+open), never only as an index.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+TIME_DTYPE = pd.DatetimeTZDtype(unit="ms", tz="UTC")
+
+PRICE_COLUMNS = ("open", "high", "low", "close")
+AMOUNT_COLUMNS = ("volume", "quote_volume", "taker_buy_base", "taker_buy_quote")
+RAW_1M_COLUMNS = ("open_time", *PRICE_COLUMNS, "volume", "quote_volume", "trades",
+                  "taker_buy_base", "taker_buy_quote", "filled")
+OHLCV_COLUMNS = ("open_time", *PRICE_COLUMNS, "volume", "quote_volume", "trades",
+                 "taker_buy_base", "taker_buy_quote", "minutes", "filled_minutes", "complete")
+
+
+def _ohlc_coherent(df: pd.DataFrame) -> pd.Series:
+    lo = np.minimum(df["open"], df["close"])
+    hi = np.maximum(df["open"], df["close"])
+    return (df["low"] <= lo) & (hi <= df["high"])
+
+
+def _common_columns() -> dict[str, pa.Column]:
+    price = {c: pa.Column(np.float64, pa.Check.gt(0), nullable=False) for c in PRICE_COLUMNS}
+    amount = {c: pa.Column(np.float64, pa.Check.ge(0), nullable=False) for c in AMOUNT_COLUMNS}
+    return {
+        "open_time": pa.Column(TIME_DTYPE, nullable=False, unique=True),
+        **price,
+        "volume": amount["volume"],
+        "quote_volume": amount["quote_volume"],
+        "trades": pa.Column(np.int64, pa.Check.ge(0), nullable=False),
+        "taker_buy_base": amount["taker_buy_base"],
+        "taker_buy_quote": amount["taker_buy_quote"],
+    }
+
+
+def _frame_checks(step_ms: int | None) -> list[pa.Check]:
+    checks = [
+        pa.Check(_ohlc_coherent, element_wise=False,
+                 error="OHLC incoherent: need low <= min(open, close) <= max(open, close) <= high"),
+        pa.Check(lambda df: df["open_time"].is_monotonic_increasing, element_wise=False,
+                 error="open_time is not sorted increasing"),
+    ]
+    if step_ms is not None:
+        checks.append(pa.Check(
+            lambda df: (df["open_time"].astype("int64") % step_ms == 0).all(),
+            element_wise=False, error="open_time is not aligned to the minute"))
+    return checks
+
+
+RAW_1M = pa.DataFrameSchema(
+    {**_common_columns(), "filled": pa.Column(bool, nullable=False)},
+    checks=_frame_checks(60_000),
+    strict=True,
+    ordered=True,
+    name="raw_1m",
+)
+
+OHLCV = pa.DataFrameSchema(
+    {
+        **_common_columns(),
+        "minutes": pa.Column(np.int64, pa.Check.ge(1), nullable=False),
+        "filled_minutes": pa.Column(np.int64, pa.Check.ge(0), nullable=False),
+        "complete": pa.Column(bool, nullable=False),
+    },
+    checks=_frame_checks(60_000),
+    strict=True,
+    ordered=True,
+    name="ohlcv",
+)
+
+
+def empty_raw_1m() -> pd.DataFrame:
+    """A zero-row frame with the exact columns and dtypes of ``RAW_1M``."""
+    dtypes = {"open_time": TIME_DTYPE, "trades": np.int64, "filled": bool}
+    return pd.DataFrame({c: pd.Series([], dtype=dtypes.get(c, np.float64)) for c in RAW_1M_COLUMNS})
+
+
+def validate_raw_1m(frame: pd.DataFrame, where: str) -> pd.DataFrame:
+    """Validate ``frame`` against ``RAW_1M``; on failure raise ``ValueError`` whose message starts
+    with ``where`` (e.g. ``"BTCUSDT 2024-03"`` or a file path) and lists the failing checks."""
+    return _validate(RAW_1M, frame, where)
+
+
+def validate_ohlcv(frame: pd.DataFrame, where: str) -> pd.DataFrame:
+    """Validate a derived-timeframe frame against ``OHLCV``; errors start with ``where``."""
+    return _validate(OHLCV, frame, where)
+
+
+def _validate(schema: pa.DataFrameSchema, frame: pd.DataFrame, where: str) -> pd.DataFrame:
+    try:
+        return schema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases.drop_duplicates(["check"]).head(10)
+        lines = [f"{r.check} [column {r.column}, row {r.index}, value {r.failure_case!r}]"
+                 for r in cases.itertuples()]
+        raise ValueError(f"{where}: {schema.name} schema violated:\n  " + "\n  ".join(lines)) from None
