@@ -7,6 +7,7 @@ import re
 import pandas as pd
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})(?:-01)?$")
+MONTH = pd.offsets.MonthBegin(1)
 
 
 def parse(month: str) -> pd.Timestamp:
@@ -25,7 +26,7 @@ def label(start: pd.Timestamp) -> str:
 def bounds(month: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     """``(start, end)`` of ``month``: end is the first instant of the next month (exclusive)."""
     start = parse(month)
-    return start, start + pd.offsets.MonthBegin(1)
+    return start, start + MONTH
 
 
 def span(first: str, last: str) -> list[str]:
@@ -38,4 +39,9 @@ def span(first: str, last: str) -> list[str]:
 
 def previous(month: str) -> str:
     """Label of the month before ``month``."""
-    return label(parse(month) - pd.offsets.MonthBegin(1))
+    return label(parse(month) - MONTH)
+
+
+def now() -> pd.Timestamp:
+    """The current instant in UTC."""
+    return pd.Timestamp.now(tz="UTC")

@@ -1,0 +1,95 @@
+"""Sources of canonical 1-minute candles, behind one interface.
+
+A source answers ``fetch(symbol, start, end, now)`` with the canonical raw_1m frame of every
+*closed* candle whose open time lies in ``[start, end)`` (UTC): the candle still open at ``now``
+is never returned, and neither is anything after it.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import pandas as pd
+
+from threadx_core import months
+from threadx_core.data.binance import BinanceClient
+from threadx_core.data.binance_vision import BinanceVision
+from threadx_core.data.synthetic import synthetic
+from threadx_core.settings import Settings
+
+
+class Source(Protocol):
+    """Anything that returns closed canonical 1m candles for ``[start, end)``."""
+
+    name: str
+
+    def fetch(self, symbol: str, start: pd.Timestamp, end: pd.Timestamp,
+              now: pd.Timestamp) -> pd.DataFrame: ...
+
+
+def closed_until(end: pd.Timestamp, now: pd.Timestamp) -> pd.Timestamp:
+    """Exclusive end of the closed candles in a window ending at ``end``: the candle containing
+    ``now`` is still open, so nothing at or after ``floor(now, 1 min)`` is final."""
+    return min(end, now.floor("min"))
+
+
+class SyntheticSource:
+    """The embedded offline default: ``threadx_core.data.synthetic`` cut at ``now``."""
+
+    name = "synthetic"
+
+    def __init__(self, seed: int = 0, gap_probability: float = 0.0) -> None:
+        self.seed = seed
+        self.gap_probability = gap_probability
+
+    def fetch(self, symbol: str, start: pd.Timestamp, end: pd.Timestamp,
+              now: pd.Timestamp) -> pd.DataFrame:
+        stop = max(start, closed_until(end, now))
+        return synthetic(symbol, start, stop, seed=self.seed, gap_probability=self.gap_probability)
+
+
+class BinanceSource:
+    """Binance REST klines (``/api/v3/klines``)."""
+
+    name = "binance"
+
+    def __init__(self, client: BinanceClient) -> None:
+        self.client = client
+
+    def fetch(self, symbol: str, start: pd.Timestamp, end: pd.Timestamp,
+              now: pd.Timestamp) -> pd.DataFrame:
+        return self.client.klines_1m(symbol, start, end, now=now)
+
+
+class BinanceVisionSource:
+    """Monthly archives for whole finished months; REST for anything else (the current month,
+    or a top-up that starts inside a month)."""
+
+    name = "binance_vision"
+
+    def __init__(self, vision: BinanceVision, client: BinanceClient) -> None:
+        self.vision = vision
+        self.rest = BinanceSource(client)
+
+    def fetch(self, symbol: str, start: pd.Timestamp, end: pd.Timestamp,
+              now: pd.Timestamp) -> pd.DataFrame:
+        month = months.label(start)
+        first, last = months.bounds(month)
+        if start == first and end == last and last <= now:
+            return self.vision.month_1m(symbol, month)
+        return self.rest.fetch(symbol, start, end, now)
+
+
+def from_settings(settings: Settings) -> Source:
+    """The source named by ``[source] kind``, configured from ``[source]`` and ``[binance]``."""
+    kind = settings.source.kind
+    if kind == "synthetic":
+        return SyntheticSource(settings.source.seed, settings.source.gap_probability)
+    b = settings.binance
+    retry = {"max_retries": b.max_retries, "backoff_base_s": b.backoff_base_s,
+             "backoff_max_s": b.backoff_max_s}
+    client = BinanceClient(b.rest_url, weight_limit=b.weight_limit, weight_headroom=b.weight_headroom,
+                           timeout_s=b.timeout_s, **retry)
+    if kind == "binance":
+        return BinanceSource(client)
+    return BinanceVisionSource(BinanceVision(b.vision_url, timeout_s=b.timeout_s, **retry), client)

@@ -1,0 +1,208 @@
+"""The app's settings: ``threadx.toml``, loaded and validated (DESIGN.md §10).
+
+TOML is the only configuration channel for ThreadX's own settings. Every section is optional
+and has defaults; unknown sections or keys, wrong types and out-of-range values raise
+``SettingsError`` naming the file, the ``[section] key`` and what was expected. Relative paths are
+resolved against the folder of the TOML file, never the process's working directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from threadx_core import months, timeframes
+
+SOURCES = ("synthetic", "binance", "binance_vision")
+GAP_POLICIES = ("none", "flat")
+_SYMBOL = re.compile(r"^[A-Z0-9]{2,20}$")
+
+
+class SettingsError(ValueError):
+    """A settings file is unreadable or holds an unknown key or a bad value."""
+
+
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise ValueError(message)
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    """Where assets are stored: ``<root>/<asset>/symbol=<S>/month=<YYYY-MM>.parquet``."""
+
+    root: Path = Path("data/warehouse")
+
+
+@dataclass(frozen=True)
+class Universe:
+    """Which symbols are partitions, and the first month partition (UTC)."""
+
+    symbols: tuple[str, ...] = ("BTCUSDT",)
+    start_month: str = "2024-01"
+
+    def check(self) -> None:
+        _require(len(self.symbols) > 0, "symbols: at least one symbol is needed")
+        for symbol in self.symbols:
+            _require(bool(_SYMBOL.match(symbol)),
+                     f"symbols: {symbol!r} is not an upper-case Binance symbol like 'BTCUSDT'")
+        _require(len(set(self.symbols)) == len(self.symbols), "symbols: duplicates")
+        try:
+            months.parse(self.start_month)
+        except ValueError as exc:
+            raise ValueError(f"start_month: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where 1-minute candles come from; ``seed`` and ``gap_probability`` drive ``synthetic``."""
+
+    kind: str = "synthetic"
+    seed: int = 0
+    gap_probability: float = 0.0
+
+    def check(self) -> None:
+        _require(self.kind in SOURCES, f"kind: {self.kind!r} is not one of {SOURCES}")
+        _require(0.0 <= self.gap_probability < 1.0, "gap_probability: must be in [0, 1)")
+
+
+@dataclass(frozen=True)
+class Binance:
+    """Binance endpoints, request-weight budget, retries and time-outs (seconds)."""
+
+    rest_url: str = "https://api.binance.com"
+    vision_url: str = "https://data.binance.vision"
+    weight_limit: int = 6000
+    weight_headroom: float = 0.9
+    max_retries: int = 5
+    timeout_s: float = 10.0
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 30.0
+
+    def check(self) -> None:
+        for name in ("rest_url", "vision_url"):
+            url = getattr(self, name)
+            _require(url.startswith(("http://", "https://")), f"{name}: {url!r} is not an http(s) URL")
+        _require(self.weight_limit > 0, "weight_limit: must be > 0")
+        _require(0.0 < self.weight_headroom <= 1.0, "weight_headroom: must be in (0, 1]")
+        _require(self.max_retries >= 0, "max_retries: must be >= 0")
+        for name in ("timeout_s", "backoff_base_s", "backoff_max_s"):
+            _require(getattr(self, name) > 0, f"{name}: must be > 0")
+
+
+@dataclass(frozen=True)
+class Gaps:
+    """Gap policy (``none`` or ``flat`` up to ``max_fill_minutes``) and the completeness warning."""
+
+    fill: str = "none"
+    max_fill_minutes: int = 5
+    completeness_warn: float = 0.99
+
+    def check(self) -> None:
+        _require(self.fill in GAP_POLICIES, f"fill: {self.fill!r} is not one of {GAP_POLICIES}")
+        _require(self.max_fill_minutes >= 1, "max_fill_minutes: must be >= 1")
+        _require(0.0 <= self.completeness_warn <= 1.0, "completeness_warn: must be in [0, 1]")
+
+
+@dataclass(frozen=True)
+class Timeframes:
+    """Timeframes derived from 1-minute candles (each must divide a UTC day)."""
+
+    derive: tuple[str, ...] = timeframes.DERIVED
+
+    def check(self) -> None:
+        for tf in self.derive:
+            try:
+                size = timeframes.minutes(tf)
+            except ValueError as exc:
+                raise ValueError(f"derive: {exc}") from None
+            _require(size > 1, f"derive: {tf!r} must be coarser than 1m")
+        _require(len(set(self.derive)) == len(self.derive), "derive: duplicates")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All settings; ``path`` is the file they came from (``None`` for the defaults)."""
+
+    path: Path | None = None
+    warehouse: Warehouse = field(default_factory=Warehouse)
+    universe: Universe = field(default_factory=Universe)
+    source: Source = field(default_factory=Source)
+    binance: Binance = field(default_factory=Binance)
+    gaps: Gaps = field(default_factory=Gaps)
+    timeframes: Timeframes = field(default_factory=Timeframes)
+
+
+def load(path: str | Path) -> Settings:
+    """Read and validate the TOML file at ``path``."""
+    path = Path(path).resolve()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SettingsError(f"{path}: settings file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: not valid TOML: {exc}") from None
+    return from_mapping(raw, base_dir=path.parent, source=str(path))
+
+
+def from_mapping(raw: dict[str, Any], *, base_dir: Path, source: str = "<mapping>") -> Settings:
+    """Build ``Settings`` from a parsed TOML mapping; relative paths resolve against ``base_dir``."""
+    sections = {f.name: f for f in dataclasses.fields(Settings) if f.name != "path"}
+    unknown = sorted(set(raw) - set(sections))
+    if unknown:
+        raise SettingsError(f"{source}: unknown section(s) {unknown}; known: {sorted(sections)}")
+    built = {}
+    for name, fld in sections.items():
+        value = raw.get(name, {})
+        if not isinstance(value, dict):
+            raise SettingsError(f"{source}: [{name}] must be a table")
+        built[name] = _section(fld.default_factory, name, value, base_dir, source)
+    return Settings(path=Path(source) if source != "<mapping>" else None, **built)
+
+
+def _section(cls: type, name: str, raw: dict[str, Any], base_dir: Path, source: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - names)
+    if unknown:
+        raise SettingsError(f"{source}: [{name}] unknown key(s) {unknown}; known: {sorted(names)}")
+    values = {}
+    for key, value in raw.items():
+        try:
+            values[key] = _coerce(value, hints[key], base_dir)
+        except (TypeError, ValueError) as exc:
+            raise SettingsError(f"{source}: [{name}] {key} = {value!r}: {exc}") from None
+    for fld in dataclasses.fields(cls):
+        if hints[fld.name] is Path and fld.name not in values:
+            values[fld.name] = (base_dir / fld.default).resolve()
+    section = cls(**values)
+    try:
+        if hasattr(section, "check"):
+            section.check()
+    except ValueError as exc:
+        raise SettingsError(f"{source}: [{name}] {exc}") from None
+    return section
+
+
+def _coerce(value: Any, hint: Any, base_dir: Path) -> Any:
+    """Check ``value`` against the annotation ``hint``; TOML ints are accepted where floats are."""
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise TypeError("expected a list")
+        (item,) = {a for a in typing.get_args(hint) if a is not Ellipsis}
+        return tuple(_coerce(v, item, base_dir) for v in value)
+    if hint is Path:
+        if not isinstance(value, str):
+            raise TypeError("expected a path string")
+        return (base_dir / value).resolve()
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
+        raise TypeError(f"expected {hint.__name__}, got {type(value).__name__}")
+    return value

@@ -1,0 +1,1 @@
+"""ThreadX Pipeline: Dagster definitions wiring ``threadx_core`` into partitioned assets."""

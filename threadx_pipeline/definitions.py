@@ -1,0 +1,42 @@
+"""The Dagster code location of ThreadX Pipeline (``dagster dev`` loads ``defs``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from threadx_core import settings as core_settings
+from threadx_pipeline import partitions
+from threadx_pipeline.config import settings_path
+from threadx_pipeline.io_manager import WarehouseIOManager
+from threadx_pipeline.market_data import assets as market_data
+from threadx_pipeline.market_data.schedules import build_daily_top_up, build_register_symbols
+from threadx_pipeline.resources import MarketDataResource, SettingsResource
+
+MARKET_DATA_JOB = "market_data_job"
+
+
+def build_definitions(path: str | Path, *, frozen_now: str | None = None) -> dg.Definitions:
+    """Every asset, check, job, schedule, sensor and resource for the settings file at ``path``."""
+    cfg = core_settings.load(path)
+    symbol_month = partitions.symbol_month(cfg)
+    assets = market_data.build(cfg, symbol_month)
+    job = dg.define_asset_job(MARKET_DATA_JOB, selection=dg.AssetSelection.assets(*assets),
+                              partitions_def=symbol_month,
+                              description="raw_1m and every derived timeframe for one symbol-month")
+    settings_resource = SettingsResource(path=str(cfg.path))
+    return dg.Definitions(
+        assets=assets,
+        jobs=[job],
+        schedules=[build_daily_top_up(job, cfg)],
+        sensors=[build_register_symbols(cfg)],
+        resources={
+            "threadx": settings_resource,
+            "market": MarketDataResource(config=settings_resource, frozen_now=frozen_now),
+            "io_manager": WarehouseIOManager(root=str(cfg.warehouse.root)),
+        },
+    )
+
+
+defs = build_definitions(settings_path())

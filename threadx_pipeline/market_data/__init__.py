@@ -1,0 +1,1 @@
+"""Market data domain: raw 1-minute candles and every derived timeframe."""

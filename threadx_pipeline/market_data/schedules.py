@@ -1,0 +1,50 @@
+"""Keeping market data current: a daily top-up schedule and symbol registration."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pandas as pd
+
+from threadx_core import months
+from threadx_core.settings import Settings
+from threadx_pipeline.partitions import SYMBOLS, key
+
+
+def months_to_top_up(now: pd.Timestamp, start_month: str) -> list[str]:
+    """The current month, and on the first day of a month also the previous one (so its last
+    hours are fetched and it becomes complete); never before ``start_month``."""
+    current = months.label(now)
+    wanted = [months.previous(current), current] if now.day == 1 else [current]
+    return [m for m in wanted if months.parse(m) >= months.parse(start_month)]
+
+
+def build_daily_top_up(job: dg.UnresolvedAssetJobDefinition, settings: Settings) -> dg.ScheduleDefinition:
+    """Every day at 00:15 UTC: top up the current month of every registered symbol, the derived
+    timeframes (and anything else in ``job``) following in the same run."""
+
+    @dg.schedule(name="daily_top_up", job=job, cron_schedule="15 0 * * *", execution_timezone="UTC",
+                 default_status=dg.DefaultScheduleStatus.RUNNING)
+    def daily_top_up(context: dg.ScheduleEvaluationContext):
+        now = pd.Timestamp(context.scheduled_execution_time).tz_convert("UTC")
+        symbols = context.instance.get_dynamic_partitions(SYMBOLS.name)
+        if not symbols:
+            return dg.SkipReason("no symbol registered yet (the register_symbols sensor adds them)")
+        return [dg.RunRequest(run_key=f"{symbol}|{month}|{now:%Y-%m-%d}", partition_key=key(symbol, month))
+                for month in months_to_top_up(now, settings.universe.start_month) for symbol in symbols]
+
+    return daily_top_up
+
+
+def build_register_symbols(settings: Settings) -> dg.SensorDefinition:
+    """Registers every ``[universe] symbols`` entry as a ``symbols`` partition."""
+
+    @dg.sensor(name="register_symbols", minimum_interval_seconds=60,
+               default_status=dg.DefaultSensorStatus.RUNNING)
+    def register_symbols(context: dg.SensorEvaluationContext):
+        missing = [s for s in settings.universe.symbols
+                   if not context.instance.has_dynamic_partition(SYMBOLS.name, s)]
+        if not missing:
+            return dg.SkipReason("every configured symbol is registered")
+        return dg.SensorResult(dynamic_partitions_requests=[SYMBOLS.build_add_request(missing)])
+
+    return register_symbols

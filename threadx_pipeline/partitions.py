@@ -1,0 +1,45 @@
+"""Partitions: symbol (dynamic, registered from settings) × calendar month (UTC)."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from threadx_core import months
+from threadx_core.settings import Settings
+
+SYMBOLS = dg.DynamicPartitionsDefinition(name="symbols")
+MONTH_FORMAT = "%Y-%m"
+
+
+def symbol_month(settings: Settings) -> dg.MultiPartitionsDefinition:
+    """``symbol`` × ``month`` from ``[universe] start_month`` through the current month.
+
+    Month keys are ``YYYY-MM``; the current, unfinished month is a partition like the others.
+    """
+    month_dim = dg.MonthlyPartitionsDefinition(
+        start_date=months.parse(settings.universe.start_month).strftime("%Y-%m-%d"),
+        fmt=MONTH_FORMAT, timezone="UTC", end_offset=1)
+    return dg.MultiPartitionsDefinition({"symbol": SYMBOLS, "month": month_dim})
+
+
+def key(symbol: str, month: str) -> dg.MultiPartitionKey:
+    """The partition key of ``symbol`` × ``month`` (``YYYY-MM``)."""
+    return dg.MultiPartitionKey({"symbol": symbol, "month": month})
+
+
+def split(partition_key: str | dg.MultiPartitionKey) -> tuple[str, str]:
+    """``(symbol, month)`` of a partition key."""
+    if isinstance(partition_key, dg.MultiPartitionKey):
+        dims = partition_key.keys_by_dimension
+        return dims["symbol"], dims["month"]
+    # Dagster joins dimension keys with "|" in the alphabetical order of the dimension names.
+    month, symbol = partition_key.split("|")
+    return symbol, month
+
+
+def register_symbols(instance: dg.DagsterInstance, symbols: tuple[str, ...] | list[str]) -> list[str]:
+    """Add the ``symbols`` not yet registered as partitions; returns those added."""
+    missing = [s for s in symbols if not instance.has_dynamic_partition(SYMBOLS.name, s)]
+    if missing:
+        instance.add_dynamic_partitions(SYMBOLS.name, missing)
+    return missing
