@@ -55,7 +55,7 @@ def completeness(gaps: Gaps, threshold: float, show: int = 5) -> CheckOutcome:
     have real outages)."""
     meta = {"ratio": round(gaps.ratio, 6), "missing_minutes": gaps.missing,
             "expected_minutes": gaps.expected, "gap_ranges": len(gaps.ranges),
-            "first_gaps": [f"{a:%Y-%m-%d %H:%M} → {b:%Y-%m-%d %H:%M}" for a, b in gaps.ranges[:show]]}
+            "first_gaps": gaps.describe(show)}
     ok = gaps.ratio >= threshold
     verdict = "at or above" if ok else "below"
     return CheckOutcome(ok, f"completeness {gaps.ratio:.4%} {verdict} the {threshold:.2%} threshold", meta)

@@ -23,7 +23,6 @@ def build_definitions(path: str | Path, *, frozen_now: str | None = None) -> dg.
     symbol_month = partitions.symbol_month(cfg)
     assets = market_data.build(cfg, symbol_month)
     job = dg.define_asset_job(MARKET_DATA_JOB, selection=dg.AssetSelection.assets(*assets),
-                              partitions_def=symbol_month,
                               description="raw_1m and every derived timeframe for one symbol-month")
     settings_resource = SettingsResource(path=str(cfg.path))
     return dg.Definitions(

@@ -17,7 +17,7 @@ def symbol_month(settings: Settings) -> dg.MultiPartitionsDefinition:
     Month keys are ``YYYY-MM``; the current, unfinished month is a partition like the others.
     """
     month_dim = dg.MonthlyPartitionsDefinition(
-        start_date=months.parse(settings.universe.start_month).strftime("%Y-%m-%d"),
+        start_date=months.label(months.parse(settings.universe.start_month)),
         fmt=MONTH_FORMAT, timezone="UTC", end_offset=1)
     return dg.MultiPartitionsDefinition({"symbol": SYMBOLS, "month": month_dim})
 

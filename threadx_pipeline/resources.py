@@ -1,6 +1,5 @@
 """Dagster resources: the settings file, and the market-data source it configures."""
 
-from __future__ import annotations
 
 import dagster as dg
 import pandas as pd

@@ -4,7 +4,6 @@ Each asset body reads its input, calls one ``threadx_core`` function, and return
 metadata; its checks run on the frame being stored, per partition, and show in the UI.
 """
 
-from __future__ import annotations
 
 import time
 from collections.abc import Iterator
@@ -80,7 +79,7 @@ def build_raw_1m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition
             "fetched_rows": result.fetched_rows,
             "fetched_through": frame.attrs.get("fetched_through", "-"),
             "missing_minutes": gaps.missing, "completeness": round(gaps.ratio, 6),
-            "first_gaps": dg.MetadataValue.json(completeness.metadata["first_gaps"]),
+            "first_gaps": completeness.metadata["first_gaps"],
             "filled_minutes": int(frame["filled"].sum()),
             "elapsed_s": round(elapsed, 3),
         })
