@@ -29,6 +29,6 @@ def project(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def instance():
-    with dg.DagsterInstance.ephemeral() as inst:
+    with dg.instance_for_test() as inst:
         register_symbols(inst, ["BTCUSDT", "ETHUSDT"])
         yield inst
