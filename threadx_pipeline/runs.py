@@ -46,7 +46,8 @@ def backfill(defs: dg.Definitions, job_name: str, instance: dg.DagsterInstance, 
     job = defs.resolve_job_def(job_name)
     backfill_id = uuid.uuid4().hex[:8]
     total, outcomes = len(symbols) * len(month_labels), []
-    run_config = {"ops": {"raw_1m": {"config": {"force": force}}}}
+    run_config = {"ops": {"raw_1m": {"config": {"force": force}}},
+                  "loggers": {"console": {"config": {"log_level": "INFO"}}}}
     for month in month_labels:
         for symbol in symbols:
             started = time.perf_counter()
