@@ -68,7 +68,8 @@ def resample_consistency(raw_1m: pd.DataFrame, built: pd.DataFrame, tf: str) -> 
     (1m itself when none does), so the check exercises the "tf₂ from tf₁ = tf₂ from 1m" rule.
     """
     size = timeframes.minutes(tf)
-    finer = [t for t in timeframes.DERIVED if timeframes.minutes(t) < size and size % timeframes.minutes(t) == 0]
+    finer = [t for t in timeframes.DERIVED
+             if timeframes.minutes(t) < size and size % timeframes.minutes(t) == 0]
     via = finer[-1] if finer else "1m"
     rebuilt = resample(resample(raw_1m, via), tf) if finer else resample(raw_1m, tf)
     meta = {"rebuilt_from": via, "bins": len(built)}

@@ -91,6 +91,25 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return _run(args, symbols, months.span(first, last), force=args.force)
 
 
+BENCHES = {
+    "ingest": "threadx_core.bench.ingest",
+    "backtest": "threadx_core.bench.backtest",
+}
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    import importlib
+    import json
+
+    from threadx_core.bench import machine
+
+    bench = importlib.import_module(BENCHES[args.what])
+    print(f"threadx bench {args.what} on {machine.describe()} …", flush=True)
+    figures = bench.run()
+    print(json.dumps({"bench": args.what, "machine": machine.describe(), **figures}, indent=2, default=str))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="threadx", description=__doc__.splitlines()[0])
     parser.add_argument("--config", help="path of threadx.toml (default: ./threadx.toml)")
@@ -106,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     bf.add_argument("--to", dest="end", help="last month YYYY-MM, inclusive (default: current month)")
     bf.add_argument("--force", action="store_true", help="re-fetch finished, complete months")
     bf.set_defaults(func=cmd_backfill)
+
+    bench = sub.add_parser("bench", help="measure a stage; figures go to docs/BENCHMARKS.md")
+    bench.add_argument("what", choices=sorted(BENCHES))
+    bench.set_defaults(func=cmd_bench)
 
     args = parser.parse_args(argv)
     try:

@@ -46,7 +46,8 @@ def test_top_up_fetches_only_what_follows_the_last_candle_and_equals_a_fresh_fet
     topped = ingest_month(source, "ETHUSDT", "2024-01", existing=first.frame, now=later)
     assert topped.action == "topped_up"
     assert source.calls == [(T("2024-01-15 08:00", tz="UTC"), T("2024-02-01", tz="UTC"))]
-    assert topped.fetched_rows == (later.floor("min") - T("2024-01-15 08:00", tz="UTC")) // pd.Timedelta("1min")
+    fetched_minutes = (later.floor("min") - T("2024-01-15 08:00", tz="UTC")) // pd.Timedelta("1min")
+    assert topped.fetched_rows == fetched_minutes
     fresh = ingest_month(SyntheticSource(), "ETHUSDT", "2024-01", existing=None, now=later)
     pd.testing.assert_frame_equal(topped.frame, fresh.frame)
 

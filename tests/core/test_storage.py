@@ -39,7 +39,8 @@ def test_round_trip_keeps_dtypes_values_and_attrs(tmp_path):
 
 def test_whole_asset_reads_in_one_dataset_call_with_symbol_column(tmp_path):
     for symbol, month in [("BTCUSDT", "2024-01"), ("BTCUSDT", "2024-02"), ("ETHUSDT", "2024-01")]:
-        storage.write_partition(frame(5, f"{month}-01"), storage.partition_path(tmp_path, "raw_1m", symbol, month))
+        path = storage.partition_path(tmp_path, "raw_1m", symbol, month)
+        storage.write_partition(frame(5, f"{month}-01"), path)
     everything = storage.read_asset(tmp_path, "raw_1m")
     assert len(everything) == 15
     assert everything.groupby("symbol").size().to_dict() == {"BTCUSDT": 10, "ETHUSDT": 5}

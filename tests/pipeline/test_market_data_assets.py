@@ -59,14 +59,16 @@ def test_current_month_is_topped_up_on_the_next_run(project, instance):
     assert meta["action"] == "topped_up"
     assert meta["fetched_rows"] == 12 * 60
     assert meta["rows"] == (9 * 24 + 24) * 60
-    hourly = storage.read_partition(storage.partition_path(project.parent / "wh", "ohlcv_1h", "ETHUSDT", "2024-02"))
+    path = storage.partition_path(project.parent / "wh", "ohlcv_1h", "ETHUSDT", "2024-02")
+    hourly = storage.read_partition(path)
     assert len(hourly) == 10 * 24 and hourly["complete"].all()
 
 
 def test_complete_month_is_skipped_then_refetched_when_forced(project, instance):
     now = "2024-03-01T00:00:00Z"
     assert run(project, instance, "BTCUSDT", "2024-01", now=now).success
-    assert materialization(run(project, instance, "BTCUSDT", "2024-01", now=now), "raw_1m")["action"] == "skipped"
+    again = run(project, instance, "BTCUSDT", "2024-01", now=now)
+    assert materialization(again, "raw_1m")["action"] == "skipped"
     forced = run(project, instance, "BTCUSDT", "2024-01", now=now, force=True)
     assert materialization(forced, "raw_1m")["action"] == "fetched"
 

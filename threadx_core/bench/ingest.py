@@ -1,0 +1,87 @@
+"""Ingestion throughput: one symbol-year of 1m candles from the loopback Binance server.
+
+Stages, timed separately on the same pages the REST client requests (1000 candles each):
+``fetch`` (HTTP round trips to the local server, bodies kept as bytes), ``parse`` (JSON decode
+and column-wise conversion to the canonical frame), ``validate`` (the pandera raw_1m schema),
+``write`` (atomic Parquet per month), then ``resample`` (the year to every derived timeframe).
+The server's cache is primed by an untimed end-to-end pass of the real ``BinanceClient``.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import requests
+
+from threadx_core import months, storage, timeframes
+from threadx_core.data.binance import KLINES_PATH, MINUTE_MS, BinanceClient, parse_klines, raw_1m_frame, to_ms
+from threadx_core.data.fake_binance import FakeBinance
+from threadx_core.data.resample import resample_all
+from threadx_core.data.synthetic import synthetic
+from threadx_core.schema import validate_raw_1m
+
+PAGE = 1000
+
+
+def _month_pages(session: requests.Session, url: str, symbol: str, month: str) -> list[bytes]:
+    start, end = (to_ms(t) for t in months.bounds(month))
+    bodies = []
+    for first in range(start, end, PAGE * MINUTE_MS):
+        params = {"symbol": symbol, "interval": "1m", "startTime": first, "endTime": end - 1, "limit": PAGE}
+        response = session.get(url + KLINES_PATH, params=params, timeout=30)
+        response.raise_for_status()
+        bodies.append(response.content)
+    return bodies
+
+
+def _parse(bodies: list[bytes], where: str) -> pd.DataFrame:
+    pages = [parse_klines(json.loads(body), where) for body in bodies]
+    return raw_1m_frame(np.concatenate([p.open_ms for p in pages]),
+                        {k: np.concatenate([p.floats[k] for p in pages]) for k in pages[0].floats},
+                        np.concatenate([p.trades for p in pages]))
+
+
+def run(symbol: str = "BTCUSDT", year: int = 2024) -> dict[str, Any]:
+    """Time each stage for ``symbol`` over the 12 months of ``year``; returns seconds per stage,
+    candles, and the ratio (parse + validate + write) / fetch."""
+    labels = months.span(f"{year}-01", f"{year}-12")
+    now = months.bounds(labels[-1])[1] + pd.Timedelta(days=1)
+    times = dict.fromkeys(("fetch", "parse", "validate", "write", "client_end_to_end"), 0.0)
+    frames = []
+    with FakeBinance(lambda s, a, b: synthetic(s, a, b), [symbol], now=now, weight_limit=10**9) as server, \
+            tempfile.TemporaryDirectory() as root, requests.Session() as session:
+        client = BinanceClient(server.url, session=session, weight_limit=10**9)
+        for month in labels:
+            first, last = months.bounds(month)
+            began = time.perf_counter()
+            client.klines_1m(symbol, first, last, now=now)
+            times["client_end_to_end"] += time.perf_counter() - began
+        for month in labels:
+            began = time.perf_counter()
+            bodies = _month_pages(session, server.url, symbol, month)
+            parsed_at = time.perf_counter()
+            frame = _parse(bodies, f"{symbol} {month}")
+            validated_at = time.perf_counter()
+            validate_raw_1m(frame, f"{symbol} {month}")
+            written_at = time.perf_counter()
+            storage.write_partition(frame, storage.partition_path(root, "raw_1m", symbol, month))
+            done = time.perf_counter()
+            times["fetch"] += parsed_at - began
+            times["parse"] += validated_at - parsed_at
+            times["validate"] += written_at - validated_at
+            times["write"] += done - written_at
+            frames.append(frame)
+    year_frame = pd.concat(frames, ignore_index=True)
+    began = time.perf_counter()
+    resample_all(year_frame, timeframes.DERIVED)
+    times["resample_8_timeframes"] = time.perf_counter() - began
+    local = times["parse"] + times["validate"] + times["write"]
+    return {"symbol": symbol, "year": year, "candles": len(year_frame),
+            **{f"{k}_s": round(v, 3) for k, v in times.items()},
+            "parse_validate_write_over_fetch": round(local / times["fetch"], 4),
+            "candles_per_s_end_to_end": round(len(year_frame) / times["client_end_to_end"])}
