@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from threadx_core import months, timeframes
+from threadx_core.engine.params import Params
+from threadx_core.sweep.grid import Grid as SweepGrid
 
 SOURCES = ("synthetic", "binance", "binance_vision")
 GAP_POLICIES = ("none", "flat")
@@ -111,9 +113,11 @@ class Gaps:
 
 @dataclass(frozen=True)
 class Timeframes:
-    """Timeframes derived from 1-minute candles (each must divide a UTC day)."""
+    """Timeframes derived from 1-minute candles (each must divide a UTC day), and those of them
+    that get indicator caches, sweeps and reports."""
 
     derive: tuple[str, ...] = timeframes.DERIVED
+    sweep: tuple[str, ...] = ("15m", "1h")
 
     def check(self) -> None:
         for tf in self.derive:
@@ -123,6 +127,42 @@ class Timeframes:
                 raise ValueError(f"derive: {exc}") from None
             _require(size > 1, f"derive: {tf!r} must be coarser than 1m")
         _require(len(set(self.derive)) == len(self.derive), "derive: duplicates")
+        missing = [tf for tf in self.sweep if tf not in self.derive]
+        _require(not missing, f"sweep: {missing} must also be in derive {list(self.derive)}")
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """Defaults of every strategy run (DESIGN.md §6 names, e.g. ``fee_bps``); grids and featured
+    sets override some of them."""
+
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def params(self) -> Params:
+        return Params.from_dict(self.overrides)
+
+    def check(self) -> None:
+        self.params()
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The sweep grid: ``parameter = [values]`` or ``{start, stop, step}`` (inclusive stop);
+    empty means the 1 760-combination reference grid of DESIGN.md §8."""
+
+    axes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Report:
+    """Featured parameter sets (overrides of ``[strategy]``) that ``backtest_report`` runs in full."""
+
+    featured: tuple[dict[str, Any], ...] = ({},)
+
+    def check(self) -> None:
+        _require(len(self.featured) > 0, "featured: at least one parameter set (use {} for the defaults)")
+        for overrides in self.featured:
+            Params.from_dict(overrides)
 
 
 @dataclass(frozen=True)
@@ -136,6 +176,22 @@ class Settings:
     binance: Binance = field(default_factory=Binance)
     gaps: Gaps = field(default_factory=Gaps)
     timeframes: Timeframes = field(default_factory=Timeframes)
+    strategy: Strategy = field(default_factory=Strategy)
+    grid: Grid = field(default_factory=Grid)
+    report: Report = field(default_factory=Report)
+
+    def params(self) -> Params:
+        """The strategy defaults: ``Params`` with ``[strategy]`` applied."""
+        return self.strategy.params()
+
+    def sweep_grid(self) -> SweepGrid:
+        """The validated sweep grid over the ``[strategy]`` defaults."""
+        return SweepGrid(self.grid.axes or None, base=self.params())
+
+    def featured(self) -> list[Params]:
+        """The ``[report] featured`` parameter sets, each over the ``[strategy]`` defaults."""
+        base = self.params()
+        return [base.replace(**overrides) for overrides in self.report.featured]
 
 
 def load(path: str | Path) -> Settings:
@@ -162,10 +218,22 @@ def from_mapping(raw: dict[str, Any], *, base_dir: Path, source: str = "<mapping
         if not isinstance(value, dict):
             raise SettingsError(f"{source}: [{name}] must be a table")
         built[name] = _section(fld.default_factory, name, value, base_dir, source)
-    return Settings(path=Path(source) if source != "<mapping>" else None, **built)
+    loaded = Settings(path=Path(source) if source != "<mapping>" else None, **built)
+    for section, build in (("grid", loaded.sweep_grid), ("report", loaded.featured)):
+        try:
+            build()
+        except (TypeError, ValueError) as exc:
+            raise SettingsError(f"{source}: [{section}] {exc}") from None
+    return loaded
+
+
+#: Sections whose keys are free (strategy parameter names), held in their one field.
+_TABLES = {"strategy": "overrides", "grid": "axes"}
 
 
 def _section(cls: type, name: str, raw: dict[str, Any], base_dir: Path, source: str) -> Any:
+    if name in _TABLES:
+        raw = {_TABLES[name]: raw}
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(raw) - names)
@@ -184,7 +252,7 @@ def _section(cls: type, name: str, raw: dict[str, Any], base_dir: Path, source: 
     try:
         if hasattr(section, "check"):
             section.check()
-    except ValueError as exc:
+    except (TypeError, ValueError) as exc:
         raise SettingsError(f"{source}: [{name}] {exc}") from None
     return section
 
@@ -192,6 +260,10 @@ def _section(cls: type, name: str, raw: dict[str, Any], base_dir: Path, source: 
 def _coerce(value: Any, hint: Any, base_dir: Path) -> Any:
     """Check ``value`` against the annotation ``hint``; TOML ints are accepted where floats are."""
     origin = typing.get_origin(hint)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise TypeError("expected a table")
+        return dict(value)
     if origin is tuple:
         if not isinstance(value, list):
             raise TypeError("expected a list")

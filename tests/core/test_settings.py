@@ -71,3 +71,31 @@ def test_missing_and_malformed_files_name_the_file(tmp_path):
         settings.load(tmp_path / "nope.toml")
     with pytest.raises(SettingsError, match="not valid TOML"):
         settings.load(write(tmp_path, "[universe\n"))
+
+
+def test_strategy_grid_and_report_sections_build_validated_objects(tmp_path):
+    cfg = settings.load(write(tmp_path, (
+        "[strategy]\nfee_bps = 4\n\n[grid]\nbb_period = [10, 20]\n"
+        "bb_std = {start = 1.0, stop = 2.0, step = 0.5}\n\n"
+        "[report]\nfeatured = [{bb_period = 30}]\n")))
+    grid = cfg.sweep_grid()
+    assert len(grid) == 6 and all(p.fee_bps == 4.0 for p in grid)
+    assert cfg.featured()[0].bb_period == 30 and cfg.featured()[0].fee_bps == 4.0
+
+
+def test_project_grid_is_the_1760_reference_grid():
+    assert len(settings.load(PROJECT_TOML).sweep_grid()) == 1760
+
+
+@pytest.mark.parametrize(("text", "named"), [
+    ("[strategy]\nfee_bps = -1\n", "[strategy] fee_bps must be ≥ 0"),
+    ("[strategy]\nfee = 1\n", "[strategy] unknown strategy parameter(s): fee"),
+    ("[grid]\nbb_period = [1, 20]\n", "[grid] bb_period must be an integer ≥ 2, got 1"),
+    ("[grid]\nbb_std = {start = 2.0, stop = 1.0, step = 0.1}\n", "[grid] grid bb_std: need step > 0"),
+    ("[report]\nfeatured = [{bb_std = 0}]\n", "[report] bb_std must be > 0"),
+    ("[timeframes]\nsweep = [\"2h\"]\nderive = [\"1h\"]\n", "[timeframes] sweep: ['2h'] must also"),
+])
+def test_strategy_sections_name_the_parameter_at_fault(tmp_path, text, named):
+    with pytest.raises(SettingsError) as err:
+        settings.load(write(tmp_path, text))
+    assert named in str(err.value)

@@ -9,17 +9,22 @@ The server's cache is primed by an untimed end-to-end pass of the real ``Binance
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import requests
 
 from threadx_core import months, storage, timeframes
-from threadx_core.data.binance import KLINES_PATH, MINUTE_MS, BinanceClient, parse_klines, raw_1m_frame, to_ms
+from threadx_core.data.binance import (
+    KLINES_PATH,
+    MINUTE_MS,
+    BinanceClient,
+    klines_frame,
+    parse_klines_bodies,
+    to_ms,
+)
 from threadx_core.data.fake_binance import FakeBinance
 from threadx_core.data.resample import resample_all
 from threadx_core.data.synthetic import synthetic
@@ -40,10 +45,8 @@ def _month_pages(session: requests.Session, url: str, symbol: str, month: str) -
 
 
 def _parse(bodies: list[bytes], where: str) -> pd.DataFrame:
-    pages = [parse_klines(json.loads(body), where) for body in bodies]
-    return raw_1m_frame(np.concatenate([p.open_ms for p in pages]),
-                        {k: np.concatenate([p.floats[k] for p in pages]) for k in pages[0].floats},
-                        np.concatenate([p.trades for p in pages]))
+    """The client's conversion: every page of the month in one batch, then one frame."""
+    return klines_frame(parse_klines_bodies(bodies, [where] * len(bodies)))
 
 
 def run(symbol: str = "BTCUSDT", year: int = 2024) -> dict[str, Any]:

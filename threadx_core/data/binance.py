@@ -35,13 +35,15 @@ import json
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 import requests
 
 from threadx_core.schema import (
@@ -354,6 +356,171 @@ def check_page_times(open_ms: np.ndarray, first_ms: int, last_ms: int, symbol: s
             f"(previous candle {iso(open_ms[back[0]])})")
 
 
+# -- fast path: canonical bodies straight from bytes -------------------------------------------
+#
+# Binance (and the fake server) send every page in one canonical shape: no whitespace, integer
+# times and trade counts unquoted, every other field a quoted decimal, e.g.
+# ``[[1499040000000,"0.01634790",…,1499644799999,"2434.19",308,"1756.87","28.46","0"],…]``.
+# ``scan_klines_body`` recognises that shape from a few C-speed byte operations; such a body is
+# valid JSON, so its 12-field rows go to Arrow's CSV reader (one call for a whole batch of
+# pages), which parses decimals with the same correctly rounded parser as ``parse_klines``.
+# Anything else (whitespace, escapes, literals, leading zeros, signs on integers …) goes to the
+# JSON path, whose precise errors are unchanged; so does a batch that Arrow refuses.
+
+#: Characters a number token may contain; every other byte of a canonical body is structure.
+_NUMBER_CHARS = b"0123456789+-.eE"
+#: One canonical row with its number tokens removed.
+_ROW_SKELETON = b'[,"","","","","",,"",,"","",""]'
+#: Quotes per canonical row: opened after a comma, closed before a comma or the row's end.
+_OPEN_QUOTES, _CLOSE_QUOTES_COMMA = 9, 8
+_INT_FIELDS = ("open_time", "close_time", "trades")
+_CSV_READ = pa_csv.ReadOptions(column_names=list(KLINE_FIELDS), use_threads=True)
+_CSV_PARSE = pa_csv.ParseOptions(quote_char='"', double_quote=False, escape_char=False,
+                                 newlines_in_values=False, ignore_empty_lines=False)
+_CSV_CONVERT = pa_csv.ConvertOptions(
+    column_types={name: pa.int64() if name in _INT_FIELDS else pa.float64()
+                  for name in KLINE_FIELDS if name != "ignore"},
+    include_columns=[name for name in KLINE_FIELDS if name != "ignore"],
+    null_values=[], true_values=[], false_values=[], strings_can_be_null=False,
+    quoted_strings_can_be_null=False, check_utf8=False)
+
+
+@lru_cache(maxsize=8)
+def _skeleton(rows: int) -> bytes:
+    return b"[" + b",".join([_ROW_SKELETON] * rows) + b"]"
+
+
+@dataclass(frozen=True)
+class KlinesBody:
+    """A klines body in Binance's canonical shape (see ``scan_klines_body``), not yet converted:
+    its row count and the open and close times (epoch ms) of its last row, enough to page on."""
+
+    body: bytes
+    rows: int
+    last_open_ms: int | None
+    last_close_ms: int | None
+
+    def csv(self) -> bytes:
+        """The rows as CSV lines (no trailing newline)."""
+        return self.body[2:-2].replace(b"],[", b"\n")
+
+
+def scan_klines_body(body: bytes) -> KlinesBody | None:
+    """The body's rows, if it is a klines page in Binance's canonical shape; else ``None``.
+
+    Canonical: a JSON array of rows of exactly 12 fields, no whitespace, fields 0, 6 and 8
+    (times, trades) unquoted digits without a sign or leading zero, every other field a quoted
+    string of number characters (``0-9 + - . e E``). Such a body is valid JSON, and Arrow
+    converts its fields to the values ``parse_klines`` gives, or fails as it does.
+    """
+    if body == b"[]":
+        return KlinesBody(body, 0, None, None)
+    if not (body.startswith(b"[[") and body.endswith(b'"]]')):
+        return None
+    rows = body.count(b"],[") + 1
+    if body.translate(None, _NUMBER_CHARS) != _skeleton(rows):
+        return None
+    # The skeleton fixes the order of the structural bytes; these make the quotes and the
+    # unquoted integers sit exactly where JSON puts them (no number text outside quotes).
+    if (body.count(b',"') != _OPEN_QUOTES * rows or body.count(b'",') != _CLOSE_QUOTES_COMMA * rows
+            or body.count(b'"]') != rows):
+        return None
+    if (body.count(b",0") + body.count(b"[0") != body.count(b",0,") + body.count(b"[0,")
+            or any(sign in body for sign in (b",-", b"[-", b",+", b"[+"))):
+        return None
+    last = body[body.rindex(b"[") + 1:-2].split(b",")
+    try:
+        last_open, last_close = int(last[0]), int(last[_FIELD_INDEX["close_time"]])
+    except ValueError:
+        return None
+    return KlinesBody(body, rows, last_open, last_close)
+
+
+def convert_klines_bodies(scans: Sequence[KlinesBody]) -> list[KlinesPage] | None:
+    """Columns of canonical pages, converted together (one Arrow CSV read); ``None`` when a
+    value does not convert (the caller then takes the JSON path, page by page, for the error).
+    Values are not yet checked for finiteness."""
+    total = sum(s.rows for s in scans)
+    if total == 0:
+        return [_empty_page() for _ in scans]
+    text = b"\n".join(s.csv() for s in scans if s.rows)
+    try:
+        table = pa_csv.read_csv(pa.py_buffer(text), read_options=_CSV_READ,
+                                parse_options=_CSV_PARSE, convert_options=_CSV_CONVERT)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    if table.num_rows != total or any(column.null_count for column in table.columns):
+        return None
+    columns = {name: table.column(name).to_numpy() for name in table.column_names}
+    pages, at = [], 0
+    for s in scans:
+        part = slice(at, at + s.rows)
+        pages.append(KlinesPage(columns["open_time"][part], columns["close_time"][part],
+                                {name: columns[name][part] for name in FLOAT_FIELDS},
+                                columns["trades"][part]))
+        at += s.rows
+    return pages
+
+
+def _empty_page() -> KlinesPage:
+    empty = np.empty(0, dtype=np.int64)
+    return KlinesPage(empty, empty, {name: np.empty(0) for name in FLOAT_FIELDS}, empty)
+
+
+def parse_klines_body(body: bytes, where: str) -> KlinesPage:
+    """Columns of one klines response body (bytes): the fast path for a canonical body, else
+    ``json.loads`` and ``parse_klines``. Raises ``MalformedResponseError`` (message starts with
+    ``where``) for a body that is not JSON or not klines, or for non-finite numbers."""
+    scan = scan_klines_body(body)
+    pages = None if scan is None else convert_klines_bodies([scan])
+    if pages is not None:
+        _check_finite(pages[0], where)
+        return pages[0]
+    try:
+        rows = json.loads(body)
+    except ValueError as exc:
+        raise MalformedResponseError(f"{where}: response is not JSON ({exc})") from None
+    return parse_klines(rows, where)
+
+
+def parse_klines_bodies(bodies: Sequence[bytes], wheres: Sequence[str]) -> list[KlinesPage]:
+    """Columns of several klines bodies, as ``parse_klines_body`` gives them page by page, but
+    converted in one batch when every body is canonical (how ``BinanceClient`` parses the pages
+    of one call). ``wheres[i]`` starts the message of an error in ``bodies[i]``; the error
+    raised is the first page's, in order."""
+    scans = [scan_klines_body(body) for body in bodies]
+    pages = None if None in scans else convert_klines_bodies(scans)  # type: ignore[arg-type]
+    if pages is None:
+        return [parse_klines_body(body, where) for body, where in zip(bodies, wheres, strict=True)]
+    for page, where in zip(pages, wheres, strict=True):
+        _check_finite(page, where)
+    return pages
+
+
+def klines_frame(pages: Sequence[KlinesPage]) -> pd.DataFrame:
+    """One canonical raw_1m frame (not yet validated) from pages, in order."""
+    if not pages:
+        return empty_raw_1m()
+    return raw_1m_frame(np.concatenate([p.open_ms for p in pages]),
+                        {name: np.concatenate([p.floats[name] for p in pages])
+                         for name in FLOAT_FIELDS},
+                        np.concatenate([p.trades for p in pages]))
+
+
+#: Canonical pages converted per batch at most (bounds the bodies held: ~20 MB).
+_BATCH_PAGES = 100
+
+
+@dataclass(frozen=True)
+class _Scanned:
+    """A canonical page received by the client, waiting for its batch conversion."""
+
+    scan: KlinesBody
+    first_ms: int
+    last_ms: int
+    where: str
+
+
 class BinanceClient:
     """Binance REST klines client; see the module docstring for the full contract."""
 
@@ -385,7 +552,7 @@ class BinanceClient:
         now_ms = to_ms(pd.Timestamp.now(tz="UTC") if now is None else now)
         began = time.perf_counter()
         pages = self._pages(symbol, start_ms, end_ms, now_ms)
-        frame = _concat(pages)
+        frame = klines_frame(pages)
         where = f"{symbol} [{iso(start_ms)}, {iso(end_ms)})"
         try:
             frame = validate_raw_1m(frame, where)
@@ -396,36 +563,91 @@ class BinanceClient:
         return frame
 
     def _pages(self, symbol: str, start_ms: int, end_ms: int, now_ms: int) -> list[KlinesPage]:
-        """Every page of closed candles in ``[start_ms, end_ms)``, in order."""
+        """Every page of closed candles in ``[start_ms, end_ms)``, in order.
+
+        Pages are requested one after the other (the next starts after the last open time).
+        A canonical body (``scan_klines_body``) is only scanned on arrival, for its row count
+        and last open/close times; the pages so scanned are converted together
+        (``convert_klines_bodies``) when the paging ends, every ``_BATCH_PAGES`` pages, before
+        a non-canonical page and before a failed request is reported. Each then goes, in order,
+        through the steps of a page parsed on arrival (finite numbers, time window, still-open
+        candles), so the frame and the first error are the same; a conversion failure sends the
+        pages through the JSON path one by one for the precise error.
+        """
         pages: list[KlinesPage] = []
+        scanned: list[_Scanned] = []
         cursor = start_ms
         while cursor < end_ms:
-            page = self._page(symbol, cursor, end_ms - 1)
-            closed = page.head(int(np.count_nonzero(page.close_ms < now_ms)))
-            if len(closed.open_ms):
-                pages.append(closed)
-            self.logger.debug("%s at %s: %d candles (%d closed)", symbol, iso(cursor),
-                              len(page.open_ms), len(closed.open_ms))
-            if len(page.open_ms) < PAGE_LIMIT or len(closed.open_ms) < len(page.open_ms):
+            where = f"{symbol} at {iso(cursor)}"
+            try:
+                body = self._get_page(symbol, cursor, end_ms - 1, where)
+            except Exception as exc:
+                failure = exc
+            else:
+                failure = None
+            if failure is not None:
+                if self._settle(scanned, pages, symbol, now_ms):
+                    return pages  # an earlier page ended the paging: no further request counts
+                raise failure
+            scan = scan_klines_body(body)
+            if scan is None:
+                if self._settle(scanned, pages, symbol, now_ms):
+                    return pages
+                page = parse_klines_body(body, where)
+                check_page_times(page.open_ms, cursor, end_ms - 1, symbol)
+                if self._take(page, pages, symbol, cursor, now_ms):
+                    return pages
+                cursor = int(page.open_ms[-1]) + MINUTE_MS
+                continue
+            scanned.append(_Scanned(scan, cursor, end_ms - 1, where))
+            if scan.rows < PAGE_LIMIT or scan.last_close_ms >= now_ms:  # type: ignore[operator]
                 break
-            cursor = int(page.open_ms[-1]) + MINUTE_MS
+            cursor = scan.last_open_ms + MINUTE_MS  # type: ignore[operator]
+            if len(scanned) >= _BATCH_PAGES and self._settle(scanned, pages, symbol, now_ms):
+                return pages
+        self._settle(scanned, pages, symbol, now_ms)
         return pages
 
-    def _page(self, symbol: str, first_ms: int, last_ms: int) -> KlinesPage:
-        """One page (≤ 1000 candles) with open_time in ``[first_ms, last_ms]``."""
-        where = f"{symbol} at {iso(first_ms)}"
+    def _settle(self, scanned: list[_Scanned], pages: list[KlinesPage], symbol: str,
+                now_ms: int) -> bool:
+        """Convert the scanned pages (one batch) and take them in order, as if each had been
+        parsed on arrival; empties ``scanned``. True when one of them ends the paging."""
+        if not scanned:
+            return False
+        batch = convert_klines_bodies([s.scan for s in scanned])
+        try:
+            for i, s in enumerate(scanned):
+                if batch is None:
+                    page = parse_klines_body(s.scan.body, s.where)
+                else:
+                    page = batch[i]
+                    _check_finite(page, s.where)
+                check_page_times(page.open_ms, s.first_ms, s.last_ms, symbol)
+                if self._take(page, pages, symbol, s.first_ms, now_ms):
+                    return True
+            return False
+        finally:
+            scanned.clear()
+
+    def _take(self, page: KlinesPage, pages: list[KlinesPage], symbol: str, first_ms: int,
+              now_ms: int) -> bool:
+        """Append the page's closed candles to ``pages``; True when the page ends the paging
+        (short, or holding a still-open candle)."""
+        closed = page.head(int(np.count_nonzero(page.close_ms < now_ms)))
+        if len(closed.open_ms):
+            pages.append(closed)
+        self.logger.debug("%s at %s: %d candles (%d closed)", symbol, iso(first_ms),
+                          len(page.open_ms), len(closed.open_ms))
+        return len(page.open_ms) < PAGE_LIMIT or len(closed.open_ms) < len(page.open_ms)
+
+    def _get_page(self, symbol: str, first_ms: int, last_ms: int, where: str) -> bytes:
+        """The body of one page (≤ 1000 candles) with open_time in ``[first_ms, last_ms]``."""
         params = {"symbol": symbol, "interval": "1m", "startTime": first_ms, "endTime": last_ms,
                   "limit": PAGE_LIMIT}
         response = self.http.get(self.rest_url + KLINES_PATH, params, where)
         if response.status_code != 200:
             _raise_client_error(response, where)
-        try:
-            rows = json.loads(response.content)
-        except ValueError as exc:
-            raise MalformedResponseError(f"{where}: response is not JSON ({exc})") from None
-        page = parse_klines(rows, where)
-        check_page_times(page.open_ms, first_ms, last_ms, symbol)
-        return page
+        return response.content
 
     def _respect_budget(self, where: str) -> None:
         """Sleep until the server's next minute if one more klines call would pass the budget."""
@@ -445,12 +667,3 @@ def _raise_client_error(response: requests.Response, where: str) -> None:
         raise InvalidSymbolError(f"{where}: invalid symbol (Binance code {code}: {msg})")
     raise BinanceError(f"{where}: HTTP {response.status_code} from Binance (code {code}: {msg})")
 
-
-def _concat(pages: list[KlinesPage]) -> pd.DataFrame:
-    """One raw_1m frame from the pages, in order."""
-    if not pages:
-        return empty_raw_1m()
-    return raw_1m_frame(np.concatenate([p.open_ms for p in pages]),
-                        {name: np.concatenate([p.floats[name] for p in pages])
-                         for name in FLOAT_FIELDS},
-                        np.concatenate([p.trades for p in pages]))

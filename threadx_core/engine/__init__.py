@@ -1,0 +1,10 @@
+"""The reference backtest engine (DESIGN §6): :class:`Params`, :func:`backtest` → :class:`Result`.
+
+The compiled state machine lives in :mod:`threadx_core.engine.backtest_nb`; sweep kernels reuse
+its step functions.
+"""
+
+from threadx_core.engine.backtest import Result, backtest, simulate
+from threadx_core.engine.params import Params
+
+__all__ = ["Params", "Result", "backtest", "simulate"]

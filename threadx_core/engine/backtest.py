@@ -1,0 +1,167 @@
+"""Single-run reference backtest (DESIGN §6): frame in, :class:`Result` out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from threadx_core import indicators, metrics
+from threadx_core.engine import backtest_nb as nb
+from threadx_core.engine.params import Params
+
+TRADE_COLUMNS: tuple[str, ...] = (
+    "side", "entry_time", "exit_time", "entry_price", "exit_price", "qty", "fees", "pnl",
+    "return", "exit_reason", "entry_bar", "exit_bar",
+)
+
+SIDES: tuple[str, ...] = ("long", "short")
+#: Exit reasons in code order (code − 1), the categories of ``trades.exit_reason``.
+EXIT_REASONS: tuple[str, ...] = tuple(nb.EXIT_REASONS[code] for code in sorted(nb.EXIT_REASONS))
+
+
+class Simulation(NamedTuple):
+    """Raw output of the compiled loop: per-bar ``equity``, ``position`` (signed qty) and
+    ``cash`` after each bar's close, and the trade ``log`` (rows of ``nb.LOG_COLUMNS``)."""
+
+    equity: np.ndarray
+    position: np.ndarray
+    cash: np.ndarray
+    log: np.ndarray
+
+
+@dataclass(frozen=True)
+class Result:
+    """One backtest: ``trades`` (one row per closed trade, :data:`TRADE_COLUMNS`; times are the
+    labels of the fill bars), ``equity``/``position``/``cash`` (Series on the bar times, after
+    each bar's close), ``metrics`` (:func:`metrics.summarize`), ``params``, ``bar_minutes``."""
+
+    trades: pd.DataFrame
+    equity: pd.Series
+    position: pd.Series
+    cash: pd.Series
+    metrics: dict[str, Any]
+    params: Params
+    bar_minutes: float
+
+
+def loop_params(params: Params) -> nb.LoopParams:
+    """The compiled loop's scalars for ``params``."""
+    return nb.loop_params(params.atr_mult, params.trailing, params.take_profit == "mid",
+                          params.max_hold_bars, params.allow_short, params.risk_per_trade,
+                          params.leverage, params.fee_bps, params.slippage_bps,
+                          params.fill == "close", params.initial_capital)
+
+
+def simulate(open_: object, high: object, low: object, close: object, middle: object,
+             upper: object, lower: object, atr: object, params: Params) -> Simulation:
+    """Run the compiled loop on aligned arrays with the indicators given (not computed): the
+    entry point for hand-made scenarios and for checking a sweep kernel bar by bar."""
+    arrays = [np.ascontiguousarray(np.asarray(a, dtype=np.float64))
+              for a in (open_, high, low, close, middle, upper, lower, atr)]
+    if len({a.shape for a in arrays}) != 1 or arrays[0].ndim != 1 or arrays[0].size == 0:
+        raise ValueError("simulate needs eight non-empty 1-D arrays of one length")
+    return Simulation(*nb.run_nb(*arrays, loop_params(params)))
+
+
+def indicator_arrays(high: np.ndarray, low: np.ndarray, close: np.ndarray,
+                     params: Params) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(middle, upper, lower, atr)`` as the strategy uses them."""
+    middle, upper, lower = indicators.bollinger(close, params.bb_period, params.bb_std)
+    return middle, upper, lower, indicators.atr(high, low, close, params.atr_period,
+                                                params.atr_method)
+
+
+def bar_times(ohlcv: pd.DataFrame) -> pd.DatetimeIndex:
+    """The bar open times, UTC, named ``open_time``: the DatetimeIndex, else the ``open_time``
+    column (naive times are taken as UTC). Raises ``ValueError`` when absent or not strictly
+    increasing."""
+    if isinstance(ohlcv.index, pd.DatetimeIndex):
+        times = ohlcv.index
+    elif "open_time" in ohlcv.columns:
+        times = pd.DatetimeIndex(ohlcv["open_time"])
+    else:
+        raise ValueError("ohlcv needs a DatetimeIndex or an 'open_time' column")
+    times = times.tz_localize("UTC") if times.tz is None else times.tz_convert("UTC")
+    if not times.is_monotonic_increasing or not times.is_unique:
+        raise ValueError("ohlcv bar times must be strictly increasing")
+    return times.rename("open_time")
+
+
+def infer_bar_minutes(times: pd.DatetimeIndex) -> float:
+    """Median spacing of ``times`` in minutes; ``ValueError`` with fewer than two bars."""
+    if len(times) < 2:
+        raise ValueError("cannot infer the bar size from fewer than two bars; pass bar_minutes")
+    step = pd.Timedelta(int(np.median(np.diff(times.asi8))), unit=times.unit)
+    return step.total_seconds() / 60.0
+
+
+def _prices(ohlcv: pd.DataFrame) -> list[np.ndarray]:
+    missing = [c for c in ("open", "high", "low", "close") if c not in ohlcv.columns]
+    if missing:
+        raise ValueError(f"ohlcv lacks column(s): {', '.join(missing)}")
+    arrays = [np.ascontiguousarray(ohlcv[c].to_numpy(np.float64))
+              for c in ("open", "high", "low", "close")]
+    for name, a in zip(("open", "high", "low", "close"), arrays, strict=True):
+        if not np.isfinite(a).all():
+            raise ValueError(f"ohlcv column {name!r} holds NaN or infinite prices")
+    return arrays
+
+
+def trades_frame(log: np.ndarray, times: pd.DatetimeIndex) -> pd.DataFrame:
+    """The trade log as a typed frame (:data:`TRADE_COLUMNS`; ``side`` and ``exit_reason`` are
+    categoricals of :data:`SIDES` and :data:`EXIT_REASONS`), empty but typed without trades."""
+    columns = dict(zip(nb.LOG_COLUMNS, log.T, strict=True))
+    entry_bar = columns["entry_bar"].astype(np.int64)
+    exit_bar = columns["exit_bar"].astype(np.int64)
+    qty, entry_price = columns["qty"], columns["entry_price"]
+    return pd.DataFrame({
+        "side": pd.Categorical.from_codes((columns["side"] < 0).astype(np.int8), SIDES),
+        "entry_time": times[entry_bar],
+        "exit_time": times[exit_bar],
+        "entry_price": entry_price,
+        "exit_price": columns["exit_price"],
+        "qty": qty,
+        "fees": columns["fees"],
+        "pnl": columns["pnl"],
+        "return": columns["pnl"] / (qty * entry_price),
+        "exit_reason": pd.Categorical.from_codes(columns["reason"].astype(np.int8) - 1,
+                                                 EXIT_REASONS),
+        "entry_bar": entry_bar,
+        "exit_bar": exit_bar,
+    }, columns=list(TRADE_COLUMNS))
+
+
+def backtest(ohlcv: pd.DataFrame, params: Params | None = None, *,
+             bar_minutes: float | None = None) -> Result:
+    """Backtest ``params`` (DESIGN §6 defaults when None) on one timeframe of candles.
+
+    ``ohlcv``: open/high/low/close (finite) with a UTC DatetimeIndex or an ``open_time`` column,
+    one row per bar, strictly increasing times. ``bar_minutes``: bar size, inferred as the
+    median spacing of the times when None. Indicators are computed on the frame itself (no
+    warm-up: the first ``bb_period − 1`` bars cannot signal).
+    """
+    params = Params() if params is None else params
+    if not isinstance(params, Params):
+        raise TypeError(f"params must be a Params, got {type(params).__name__}")
+    times = bar_times(ohlcv)
+    open_, high, low, close = _prices(ohlcv)
+    if close.size == 0:
+        raise ValueError("ohlcv holds no bar")
+    minutes = infer_bar_minutes(times) if bar_minutes is None else float(bar_minutes)
+    if not minutes > 0:
+        raise ValueError(f"bar_minutes must be > 0, got {bar_minutes!r}")
+    sim = simulate(open_, high, low, close, *indicator_arrays(high, low, close, params), params)
+    trades = trades_frame(sim.log, times)
+    equity = pd.Series(sim.equity, index=times, name="equity")
+    return Result(
+        trades=trades,
+        equity=equity,
+        position=pd.Series(sim.position, index=times, name="position"),
+        cash=pd.Series(sim.cash, index=times, name="cash"),
+        metrics=metrics.summarize(equity, trades, minutes),
+        params=params,
+        bar_minutes=minutes,
+    )

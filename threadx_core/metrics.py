@@ -1,0 +1,357 @@
+"""Performance metrics of one run (DESIGN §7).
+
+Two layers, as in empyrical:
+
+* **Numeric cores** (``*_acc_*``, :func:`metrics_into`): allocation-free accumulators over scalars,
+  decorated with :func:`numba.extending.register_jitable`, so they compile inside CPU ``@njit``
+  loops *and* CUDA kernels, and run as plain Python too. The equity accumulator takes one equity
+  value per bar, the trade accumulator one closed trade at a time; :func:`metrics_into` writes
+  the metrics, in :data:`OUTPUT_KEYS` order, into a float64 row. A sweep kernel that feeds the same
+  values in the same order gets bitwise the same numbers as :func:`summarize` (on the CPU).
+* **Friendly functions**: one per metric, formula in its docstring, over arrays/Series, and
+  :func:`summarize`, which runs the cores over an equity curve and a trades frame.
+
+Conventions (P = bars per year = 525 600 / bar minutes; r = per-bar returns Eₜ/Eₜ₋₁ − 1, t ≥ 1):
+
+* fewer than two returns (one- or two-bar windows) → volatility, sharpe, sortino are NaN;
+* a flat curve (every r = 0) → volatility, sharpe, sortino, calmar are 0.0;
+* std(r) = 0 with mean(r) ≠ 0 → sharpe ±inf; no negative return and mean(r) > 0 → sortino +inf;
+* a return after a non-positive equity is undefined → volatility, sharpe, sortino are NaN;
+* CAGR is −1.0 when the final equity is ≤ 0; ``cagr_short_window`` is true when the window is
+  under 30 days (CAGR then extrapolates wildly and may overflow to +inf);
+* calmar: +inf when CAGR > 0 without drawdown, 0.0 for a flat curve;
+* no trade → win_rate, profit_factor, expectancy, avg/largest win/loss are NaN, n_trades 0,
+  fees_paid, turnover, exposure 0.0; a trade with pnl exactly 0 is neither a win nor a loss;
+  profit_factor = +inf with wins and no loss, 0.0 with losses and no win, NaN when neither.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+from numba import njit
+from numba.extending import register_jitable
+
+from threadx_core.timeframes import MINUTES_PER_YEAR
+
+#: The metric keys of DESIGN §7/§13, in the order of a :func:`metrics_into` row.
+METRIC_KEYS: tuple[str, ...] = (
+    "total_return", "cagr", "volatility", "sharpe", "sortino", "calmar", "max_drawdown",
+    "max_drawdown_duration", "n_trades", "win_rate", "profit_factor", "expectancy", "avg_win",
+    "avg_loss", "largest_win", "largest_loss", "exposure", "fees_paid", "turnover", "final_equity",
+)
+#: :data:`METRIC_KEYS` plus the CAGR short-window flag (1.0/0.0 in a row, bool in summarize).
+OUTPUT_KEYS: tuple[str, ...] = (*METRIC_KEYS, "cagr_short_window")
+INT_KEYS = frozenset({"max_drawdown_duration", "n_trades"})
+SHORT_WINDOW_MINUTES = 30 * 1440
+
+
+# --------------------------------------------------------------------------------------------
+# Numeric cores (CPU njit, CUDA device code, plain Python)
+# --------------------------------------------------------------------------------------------
+
+
+class EquityAcc(NamedTuple):
+    """Running statistics of an equity curve.
+
+    ``mean``/``m2``: Welford moments of r; ``down_sq``: Σ min(r, 0)²; ``nonzero``: count of
+    r ≠ 0; ``undefined``: some r followed a non-positive equity; drawdown: running ``peak`` at
+    ``peak_bar``, deepest ``max_dd`` whose peak was ``mdd_peak_bar`` and which recovered (equity
+    back ≥ that peak) at ``mdd_end`` (−1 while not recovered).
+    """
+
+    bars: int
+    first: float
+    last: float
+    n_ret: int
+    mean: float
+    m2: float
+    down_sq: float
+    nonzero: int
+    undefined: bool
+    peak: float
+    peak_bar: int
+    max_dd: float
+    mdd_peak_bar: int
+    mdd_end: int
+
+
+class TradeAcc(NamedTuple):
+    """Running statistics of closed trades (``held``: Σ bars in position, exit − entry bar)."""
+
+    n: int
+    wins: int
+    losses: int
+    gross_win: float
+    gross_loss: float
+    largest_win: float
+    largest_loss: float
+    pnl_sum: float
+    fees: float
+    notional: float
+    held: int
+
+
+@register_jitable
+def equity_acc_new() -> EquityAcc:
+    """An accumulator that has seen no bar."""
+    return EquityAcc(0, np.nan, np.nan, 0, 0.0, 0.0, 0.0, 0, False, np.nan, 0, 0.0, 0, -1)
+
+
+@register_jitable
+def equity_acc_add(acc: EquityAcc, e: float) -> EquityAcc:
+    """Feed the equity of the next bar (bars must come in order, one call per bar)."""
+    t = acc.bars
+    if t == 0:
+        return EquityAcc(1, e, e, 0, 0.0, 0.0, 0.0, 0, False, e, 0, 0.0, 0, -1)
+    n_ret, mean, m2, down_sq = acc.n_ret, acc.mean, acc.m2, acc.down_sq
+    nonzero, undefined = acc.nonzero, acc.undefined
+    if acc.last > 0.0:
+        r = e / acc.last - 1.0
+        n_ret += 1
+        delta = r - mean
+        mean += delta / n_ret
+        m2 += delta * (r - mean)
+        if r < 0.0:
+            down_sq += r * r
+        if r != 0.0:
+            nonzero += 1
+    else:
+        undefined = True
+    peak, peak_bar = acc.peak, acc.peak_bar
+    max_dd, mdd_peak_bar, mdd_end = acc.max_dd, acc.mdd_peak_bar, acc.mdd_end
+    if e >= peak:
+        if max_dd < 0.0 and mdd_end < 0 and mdd_peak_bar == peak_bar:
+            mdd_end = t
+        peak, peak_bar = e, t
+    else:
+        dd = e / peak - 1.0
+        if dd < max_dd:
+            max_dd, mdd_peak_bar, mdd_end = dd, peak_bar, -1
+    return EquityAcc(t + 1, acc.first, e, n_ret, mean, m2, down_sq, nonzero, undefined,
+                     peak, peak_bar, max_dd, mdd_peak_bar, mdd_end)
+
+
+@register_jitable
+def trade_acc_new() -> TradeAcc:
+    """An accumulator that has seen no trade."""
+    return TradeAcc(0, 0, 0, 0.0, 0.0, np.nan, np.nan, 0.0, 0.0, 0.0, 0)
+
+
+@register_jitable
+def trade_acc_add(acc: TradeAcc, pnl: float, fees: float, notional: float, held: int) -> TradeAcc:
+    """Feed one closed trade: net ``pnl``, ``fees`` paid, traded ``notional`` (entry + exit,
+    qty·price each) and ``held`` = exit bar − entry fill bar."""
+    wins, losses = acc.wins, acc.losses
+    gross_win, gross_loss = acc.gross_win, acc.gross_loss
+    largest_win, largest_loss = acc.largest_win, acc.largest_loss
+    if pnl > 0.0:
+        largest_win = pnl if wins == 0 or pnl > largest_win else largest_win
+        wins += 1
+        gross_win += pnl
+    elif pnl < 0.0:
+        largest_loss = pnl if losses == 0 or pnl < largest_loss else largest_loss
+        losses += 1
+        gross_loss += pnl
+    return TradeAcc(acc.n + 1, wins, losses, gross_win, gross_loss, largest_win, largest_loss,
+                    acc.pnl_sum + pnl, acc.fees + fees, acc.notional + notional, acc.held + held)
+
+
+@register_jitable
+def _ratio(num: float, den: float, flat: bool) -> float:
+    """num/den, with the documented degenerate values: 0.0 when ``flat``; ±inf (sign of num)
+    when den = 0 (NaN if num = 0 too)."""
+    if flat:
+        return 0.0
+    if den == 0.0:
+        return math.copysign(np.inf, num) if num != 0.0 else np.nan
+    return num / den
+
+
+@register_jitable
+def metrics_into(out: np.ndarray, eq: EquityAcc, tr: TradeAcc, bars_per_year: float,
+                 elapsed_minutes: float) -> None:
+    """Write the :data:`OUTPUT_KEYS` metrics of a finished run into ``out[0:21]``.
+
+    ``elapsed_minutes`` is the calendar span of the window: (last bar time − first bar time) +
+    one bar (= bars·bar minutes without gaps).
+    """
+    total_return = eq.last / eq.first - 1.0
+    years = elapsed_minutes / MINUTES_PER_YEAR
+    if eq.last <= 0.0:
+        cagr = -1.0
+    else:
+        cagr = (eq.last / eq.first) ** (1.0 / years) - 1.0
+    flat = eq.nonzero == 0 and not eq.undefined
+    root_p = math.sqrt(bars_per_year)
+    if eq.n_ret < 2 or eq.undefined:
+        volatility = sharpe = sortino = np.nan
+    else:
+        std = math.sqrt(eq.m2 / (eq.n_ret - 1))
+        volatility = std * root_p
+        sharpe = _ratio(eq.mean, std, flat) * root_p
+        sortino = _ratio(eq.mean, math.sqrt(eq.down_sq / eq.n_ret), flat) * root_p
+    if eq.max_dd == 0.0:
+        calmar = np.inf if cagr > 0.0 else (0.0 if cagr == 0.0 else np.nan)
+        duration = 0
+    else:
+        calmar = cagr / abs(eq.max_dd)
+        end = eq.mdd_end if eq.mdd_end >= 0 else eq.bars - 1
+        duration = end - eq.mdd_peak_bar
+    n = tr.n
+    out[0] = total_return
+    out[1] = cagr
+    out[2] = volatility
+    out[3] = sharpe
+    out[4] = sortino
+    out[5] = calmar
+    out[6] = eq.max_dd
+    out[7] = duration
+    out[8] = n
+    out[9] = tr.wins / n if n > 0 else np.nan
+    if tr.losses > 0:
+        out[10] = tr.gross_win / abs(tr.gross_loss)
+    else:
+        out[10] = np.inf if tr.wins > 0 else np.nan
+    out[11] = tr.pnl_sum / n if n > 0 else np.nan
+    out[12] = tr.gross_win / tr.wins if tr.wins > 0 else np.nan
+    out[13] = tr.gross_loss / tr.losses if tr.losses > 0 else np.nan
+    out[14] = tr.largest_win
+    out[15] = tr.largest_loss
+    out[16] = tr.held / eq.bars
+    out[17] = tr.fees
+    out[18] = tr.notional / eq.first
+    out[19] = eq.last
+    out[20] = 1.0 if elapsed_minutes < SHORT_WINDOW_MINUTES else 0.0
+
+
+# --------------------------------------------------------------------------------------------
+# Friendly layer
+# --------------------------------------------------------------------------------------------
+
+
+def returns(equity: object) -> np.ndarray:
+    """rₜ = Eₜ/Eₜ₋₁ − 1 for t ≥ 1 (length len(E) − 1)."""
+    e = np.asarray(equity, dtype=np.float64)
+    return e[1:] / e[:-1] - 1.0
+
+
+def total_return(equity: object) -> float:
+    """E_end/E_0 − 1."""
+    e = np.asarray(equity, dtype=np.float64)
+    return float(e[-1] / e[0] - 1.0)
+
+
+def cagr(equity: object, elapsed_minutes: float) -> float:
+    """(E_end/E_0)^(1/years) − 1, years = elapsed minutes / 525 600; −1.0 when E_end ≤ 0."""
+    e = np.asarray(equity, dtype=np.float64)
+    if e[-1] <= 0:
+        return -1.0
+    return float((e[-1] / e[0]) ** (MINUTES_PER_YEAR / elapsed_minutes) - 1.0)
+
+
+def volatility(equity: object, bars_per_year: float) -> float:
+    """std(r, ddof 1)·√P; NaN with fewer than two returns."""
+    r = returns(equity)
+    return float(np.std(r, ddof=1) * math.sqrt(bars_per_year)) if r.size >= 2 else math.nan
+
+
+def sharpe(equity: object, bars_per_year: float) -> float:
+    """mean(r)/std(r, ddof 1)·√P (risk-free 0); 0.0 for a flat curve, NaN with < 2 returns."""
+    r = returns(equity)
+    if r.size < 2:
+        return math.nan
+    if not r.any():
+        return 0.0
+    return float(r.mean() / np.std(r, ddof=1) * math.sqrt(bars_per_year))
+
+
+def sortino(equity: object, bars_per_year: float) -> float:
+    """mean(r)/√mean(min(r, 0)²)·√P; 0.0 for a flat curve, +inf with no negative return."""
+    r = returns(equity)
+    if r.size < 2:
+        return math.nan
+    if not r.any():
+        return 0.0
+    downside = math.sqrt(float(np.mean(np.minimum(r, 0.0) ** 2)))
+    return float(r.mean() / downside * math.sqrt(bars_per_year)) if downside else math.inf
+
+
+def max_drawdown(equity: object) -> float:
+    """min(E/cummax(E) − 1): ≤ 0, a fraction of the running peak."""
+    e = np.asarray(equity, dtype=np.float64)
+    return float(np.min(e / np.maximum.accumulate(e) - 1.0))
+
+
+def calmar(cagr_value: float, max_drawdown_value: float) -> float:
+    """CAGR/|max_drawdown|; +inf when CAGR > 0 without drawdown, 0.0 when both are 0."""
+    if max_drawdown_value == 0:
+        return math.inf if cagr_value > 0 else (0.0 if cagr_value == 0 else math.nan)
+    return cagr_value / abs(max_drawdown_value)
+
+
+def _span_minutes(equity: object, bar_minutes: float) -> float:
+    """Calendar span of the curve in minutes: from the index when it holds times (gaps count),
+    else bars·bar minutes; both include the last bar."""
+    index = getattr(equity, "index", None)
+    if isinstance(index, pd.DatetimeIndex) and len(index):
+        return (index[-1] - index[0]).total_seconds() / 60.0 + bar_minutes
+    return len(np.asarray(equity)) * bar_minutes
+
+
+def summarize(equity: object, trades: pd.DataFrame | None, bar_minutes: float) -> dict[str, Any]:
+    """Every §7 metric (:data:`OUTPUT_KEYS`) of a run.
+
+    ``equity``: per-bar marked-to-market equity (Series with a DatetimeIndex — the calendar span
+    then comes from it — or an array); ``trades``: a frame with ``pnl``, ``fees``, ``qty``,
+    ``entry_price``, ``exit_price``, ``entry_bar``, ``exit_bar`` (as :func:`engine.backtest`
+    returns; None or empty for no trade); ``bar_minutes``: bar size (P = 525 600/bar_minutes).
+    Definitions beyond DESIGN §7: max_drawdown_duration = bars from the peak before the deepest
+    drawdown until equity is back at that peak (or until the last bar); exposure = Σ(exit_bar −
+    entry_bar)/bars (the share of bar closes marked in a position); turnover = Σ traded notional
+    (entry + exit) / E_0. Raises ``ValueError`` on an empty curve or ``bar_minutes ≤ 0``.
+    """
+    e = np.ascontiguousarray(np.asarray(equity, dtype=np.float64))
+    if e.size == 0:
+        raise ValueError("summarize needs at least one equity value")
+    if not bar_minutes > 0:
+        raise ValueError(f"bar_minutes must be > 0, got {bar_minutes!r}")
+    out = np.empty(len(OUTPUT_KEYS))
+    _summarize_nb(out, e, *_trade_columns(trades), MINUTES_PER_YEAR / bar_minutes,
+                  _span_minutes(equity, bar_minutes))
+    result: dict[str, Any] = {}
+    for key, value in zip(OUTPUT_KEYS, out.tolist(), strict=True):
+        result[key] = int(value) if key in INT_KEYS else value
+    result["cagr_short_window"] = bool(result["cagr_short_window"])
+    return result
+
+
+def _trade_columns(trades: pd.DataFrame | None) -> tuple[np.ndarray, ...]:
+    """(pnl, fees, traded notional, bars held) of each trade, in order."""
+    if trades is None or len(trades) == 0:
+        empty = np.empty(0)
+        return empty, empty, empty, np.empty(0, dtype=np.int64)
+    qty = trades["qty"].to_numpy(np.float64)
+    notional = qty * trades["entry_price"].to_numpy(np.float64) + qty * trades[
+        "exit_price"].to_numpy(np.float64)
+    held = trades["exit_bar"].to_numpy(np.int64) - trades["entry_bar"].to_numpy(np.int64)
+    return (np.ascontiguousarray(trades["pnl"].to_numpy(np.float64)),
+            np.ascontiguousarray(trades["fees"].to_numpy(np.float64)),
+            np.ascontiguousarray(notional), np.ascontiguousarray(held))
+
+
+@njit(cache=True)
+def _summarize_nb(out: np.ndarray, equity: np.ndarray, pnl: np.ndarray, fees: np.ndarray,
+                  notional: np.ndarray, held: np.ndarray, bars_per_year: float,
+                  elapsed_minutes: float) -> None:
+    """Feed every bar and every trade to the accumulators, then :func:`metrics_into`."""
+    eq = equity_acc_new()
+    for t in range(equity.size):
+        eq = equity_acc_add(eq, equity[t])
+    tr = trade_acc_new()
+    for i in range(pnl.size):
+        tr = trade_acc_add(tr, pnl[i], fees[i], notional[i], held[i])
+    metrics_into(out, eq, tr, bars_per_year, elapsed_minutes)
