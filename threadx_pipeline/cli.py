@@ -41,7 +41,7 @@ def _load(args: argparse.Namespace) -> tuple[settings.Settings, Path]:
 def _run(args: argparse.Namespace, symbols: list[str], month_labels: list[str], force: bool) -> int:
     import dagster as dg
 
-    from threadx_pipeline.definitions import MARKET_DATA_JOB, build_definitions
+    from threadx_pipeline.definitions import MONTH_JOB, build_definitions
     from threadx_pipeline.runs import backfill
 
     cfg, path = _load(args)
@@ -49,7 +49,7 @@ def _run(args: argparse.Namespace, symbols: list[str], month_labels: list[str], 
     print(f"settings: {path}\nDagster instance: {home}\n"
           f"{len(symbols)} symbol(s) × {len(month_labels)} month(s), source {cfg.source.kind}")
     with dg.DagsterInstance.get() as instance:
-        outcomes = backfill(build_definitions(path), MARKET_DATA_JOB, instance, symbols, month_labels,
+        outcomes = backfill(build_definitions(path), MONTH_JOB, instance, symbols, month_labels,
                             force=force)
     failed = [o for o in outcomes if not o.success]
     print(f"{len(outcomes) - len(failed)} partition(s) succeeded, {len(failed)} failed")

@@ -12,18 +12,20 @@ from threadx_pipeline.config import settings_path
 from threadx_pipeline.io_manager import WarehouseIOManager
 from threadx_pipeline.market_data import assets as market_data
 from threadx_pipeline.market_data.schedules import build_daily_top_up, build_register_symbols
+from threadx_pipeline.research import assets as research
 from threadx_pipeline.resources import MarketDataResource, SettingsResource
 
-MARKET_DATA_JOB = "market_data_job"
+MONTH_JOB = "symbol_month_job"
 
 
 def build_definitions(path: str | Path, *, frozen_now: str | None = None) -> dg.Definitions:
     """Every asset, check, job, schedule, sensor and resource for the settings file at ``path``."""
     cfg = core_settings.load(path)
     symbol_month = partitions.symbol_month(cfg)
-    assets = market_data.build(cfg, symbol_month)
-    job = dg.define_asset_job(MARKET_DATA_JOB, selection=dg.AssetSelection.assets(*assets),
-                              description="raw_1m and every derived timeframe for one symbol-month")
+    assets = [*market_data.build(cfg, symbol_month), *research.build(cfg, symbol_month)]
+    job = dg.define_asset_job(MONTH_JOB, selection=dg.AssetSelection.assets(*assets),
+                              description="raw_1m, every derived timeframe, indicator caches and "
+                                          "featured backtests of one symbol-month")
     settings_resource = SettingsResource(path=str(cfg.path))
     return dg.Definitions(
         assets=assets,

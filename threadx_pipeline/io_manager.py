@@ -2,8 +2,8 @@
 
 Frames are validated against the schema named in the asset's ``threadx/schema`` metadata
 (``raw_1m`` or ``ohlcv``) before anything touches the disk, so a bad frame never replaces a good
-partition. An input spanning several partitions (the warm-up input: previous and current month)
-loads as a dict keyed by partition key, holding only the partitions that exist.
+partition. An input whose ``AssetIn`` metadata sets ``threadx/by_month`` (the warm-up input:
+previous and current month) loads as ``{month: frame}`` holding only the partitions that exist.
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame | dict[str, pd.DataFrame]:
         keys = context.asset_partition_keys
-        if len(keys) == 1:
-            return storage.read_partition(self._path(context.asset_key, keys[0]))
-        paths = {str(k): self._path(context.asset_key, k) for k in keys}
-        return {k: storage.read_partition(p) for k, p in paths.items() if p.exists()}
+        if not (context.definition_metadata or {}).get("threadx/by_month"):
+            (only,) = keys
+            return storage.read_partition(self._path(context.asset_key, only))
+        paths = {split(k)[1]: self._path(context.asset_key, k) for k in keys}
+        return {month: storage.read_partition(p) for month, p in sorted(paths.items()) if p.exists()}

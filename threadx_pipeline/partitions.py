@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import dagster as dg
 
 from threadx_core import months
@@ -20,6 +22,22 @@ def symbol_month(settings: Settings) -> dg.MultiPartitionsDefinition:
         start_date=months.label(months.parse(settings.universe.start_month)),
         fmt=MONTH_FORMAT, timezone="UTC", end_offset=1)
     return dg.MultiPartitionsDefinition({"symbol": SYMBOLS, "month": month_dim})
+
+
+def previous_and_current_month() -> dg.MultiPartitionMapping:
+    """Same symbol, previous and current month: the warm-up input of indicator caches. The
+    previous month of the first partition does not exist and is simply left out."""
+    with warnings.catch_warnings():  # MultiPartitionMapping is "beta"; DESIGN.md §14 checked it
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return _previous_and_current_month()
+
+
+def _previous_and_current_month() -> dg.MultiPartitionMapping:
+    return dg.MultiPartitionMapping({
+        "month": dg.DimensionPartitionMapping("month", dg.TimeWindowPartitionMapping(
+            start_offset=-1, end_offset=0, allow_nonexistent_upstream_partitions=True)),
+        "symbol": dg.DimensionPartitionMapping("symbol", dg.IdentityPartitionMapping()),
+    })
 
 
 def key(symbol: str, month: str) -> dg.MultiPartitionKey:

@@ -9,19 +9,20 @@ import pytest
 from tests.pipeline.conftest import write_project
 from threadx_core import schema, storage
 from threadx_core.data.resample import resample
-from threadx_pipeline.definitions import MARKET_DATA_JOB, build_definitions
+from threadx_pipeline.definitions import MONTH_JOB, build_definitions
 from threadx_pipeline.partitions import key
 
 
 def run(path, instance, symbol, month, *, now, force=False):
-    job = build_definitions(path, frozen_now=now).resolve_job_def(MARKET_DATA_JOB)
+    job = build_definitions(path, frozen_now=now).resolve_job_def(MONTH_JOB)
     return job.execute_in_process(partition_key=key(symbol, month), instance=instance,
                                   run_config={"ops": {"raw_1m": {"config": {"force": force}}}},
                                   raise_on_error=False)
 
 
-def materialization(result, asset):
-    (event,) = result.asset_materializations_for_node(asset)
+def materialization(result, asset, node=None):
+    events = result.asset_materializations_for_node(node or asset)
+    (event,) = [e for e in events if e.asset_key == dg.AssetKey(asset)]
     return {k: v.value for k, v in event.metadata.items()}
 
 

@@ -25,7 +25,7 @@ def test_schedule_requests_current_month_of_every_registered_symbol(project, ins
     requests = schedule.evaluate_tick(context).run_requests
     keys = sorted(str(r.partition_key) for r in requests)
     assert keys == ["2024-02|BTCUSDT", "2024-02|ETHUSDT", "2024-03|BTCUSDT", "2024-03|ETHUSDT"]
-    assert all(r.job_name in (None, "market_data_job") for r in requests)
+    assert all(r.job_name in (None, "symbol_month_job") for r in requests)
 
 
 def test_schedule_skips_until_a_symbol_is_registered(project):

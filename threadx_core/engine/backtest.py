@@ -135,13 +135,16 @@ def trades_frame(log: np.ndarray, times: pd.DatetimeIndex) -> pd.DataFrame:
 
 
 def backtest(ohlcv: pd.DataFrame, params: Params | None = None, *,
-             bar_minutes: float | None = None) -> Result:
+             bar_minutes: float | None = None,
+             precomputed: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> Result:
     """Backtest ``params`` (DESIGN §6 defaults when None) on one timeframe of candles.
 
     ``ohlcv``: open/high/low/close (finite) with a UTC DatetimeIndex or an ``open_time`` column,
     one row per bar, strictly increasing times. ``bar_minutes``: bar size, inferred as the
     median spacing of the times when None. Indicators are computed on the frame itself (no
-    warm-up: the first ``bb_period − 1`` bars cannot signal).
+    warm-up: the first ``bb_period − 1`` bars cannot signal) unless ``precomputed`` gives
+    ``(middle, sigma, atr)`` for ``params``' windows, aligned to the bars — e.g. from an
+    indicator cache warmed up on earlier data; the bands are then ``middle ± bb_std·sigma``.
     """
     params = Params() if params is None else params
     if not isinstance(params, Params):
@@ -153,7 +156,12 @@ def backtest(ohlcv: pd.DataFrame, params: Params | None = None, *,
     minutes = infer_bar_minutes(times) if bar_minutes is None else float(bar_minutes)
     if not minutes > 0:
         raise ValueError(f"bar_minutes must be > 0, got {bar_minutes!r}")
-    sim = simulate(open_, high, low, close, *indicator_arrays(high, low, close, params), params)
+    if precomputed is None:
+        arrays = indicator_arrays(high, low, close, params)
+    else:
+        middle, sigma, atr = (np.asarray(a, dtype=np.float64) for a in precomputed)
+        arrays = (middle, *indicators.bands(middle, sigma, params.bb_std), atr)
+    sim = simulate(open_, high, low, close, *arrays, params)
     trades = trades_frame(sim.log, times)
     equity = pd.Series(sim.equity, index=times, name="equity")
     return Result(

@@ -1,0 +1,1 @@
+"""Research domain: indicator caches, featured backtests (and, later, sweeps and selections)."""
