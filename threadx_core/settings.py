@@ -166,6 +166,42 @@ class Report:
 
 
 @dataclass(frozen=True)
+class Selection:
+    """How ``best_by_run`` ranks sweep rows: ``objective`` (a metric), ``min_trades``, ``top_k``."""
+
+    objective: str = "sharpe"
+    min_trades: int = 10
+    top_k: int = 10
+
+    def check(self) -> None:
+        from threadx_core.selection import OBJECTIVES
+
+        _require(self.objective in OBJECTIVES, f"objective: {self.objective!r} is not one of {OBJECTIVES}")
+        _require(self.min_trades >= 0, "min_trades: must be >= 0")
+        _require(self.top_k >= 1, "top_k: must be >= 1")
+
+
+DEVICE_MODES = ("auto", "cpu", "gpu", "multi-gpu")
+
+
+@dataclass(frozen=True)
+class Device:
+    """Where sweeps run: ``mode``; ``gpus`` (CUDA indices, empty = all); ``ratios`` (one per GPU,
+    empty = measured throughput)."""
+
+    mode: str = "auto"
+    gpus: tuple[int, ...] = ()
+    ratios: tuple[float, ...] = ()
+
+    def check(self) -> None:
+        _require(self.mode in DEVICE_MODES, f"mode: {self.mode!r} is not one of {DEVICE_MODES}")
+        _require(all(i >= 0 for i in self.gpus), "gpus: indices must be >= 0")
+        _require(all(r > 0 for r in self.ratios), "ratios: must be > 0")
+        _require(not self.ratios or len(self.ratios) == len(self.gpus),
+                 f"ratios: {len(self.ratios)} given for {len(self.gpus)} gpus (one each, or none for measured)")
+
+
+@dataclass(frozen=True)
 class Settings:
     """All settings; ``path`` is the file they came from (``None`` for the defaults)."""
 
@@ -179,6 +215,8 @@ class Settings:
     strategy: Strategy = field(default_factory=Strategy)
     grid: Grid = field(default_factory=Grid)
     report: Report = field(default_factory=Report)
+    selection: Selection = field(default_factory=Selection)
+    device: Device = field(default_factory=Device)
 
     def params(self) -> Params:
         """The strategy defaults: ``Params`` with ``[strategy]`` applied."""

@@ -99,3 +99,15 @@ def test_strategy_sections_name_the_parameter_at_fault(tmp_path, text, named):
     with pytest.raises(SettingsError) as err:
         settings.load(write(tmp_path, text))
     assert named in str(err.value)
+
+
+@pytest.mark.parametrize(("text", "named"), [
+    ("[selection]\nobjective = \"sharp\"\n", "[selection] objective: 'sharp'"),
+    ("[selection]\ntop_k = 0\n", "[selection] top_k"),
+    ("[device]\nmode = \"tpu\"\n", "[device] mode: 'tpu'"),
+    ("[device]\ngpus = [0, 1]\nratios = [1.0]\n", "[device] ratios: 1 given for 2 gpus"),
+])
+def test_selection_and_device_errors_name_the_key(tmp_path, text, named):
+    with pytest.raises(SettingsError) as err:
+        settings.load(write(tmp_path, text))
+    assert named in str(err.value)
