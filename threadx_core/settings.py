@@ -198,7 +198,8 @@ class Device:
         _require(all(i >= 0 for i in self.gpus), "gpus: indices must be >= 0")
         _require(all(r > 0 for r in self.ratios), "ratios: must be > 0")
         _require(not self.ratios or len(self.ratios) == len(self.gpus),
-                 f"ratios: {len(self.ratios)} given for {len(self.gpus)} gpus (one each, or none for measured)")
+                 f"ratios: {len(self.ratios)} given for {len(self.gpus)} gpus "
+                 "(one each, or none for measured)")
 
 
 @dataclass(frozen=True)
