@@ -27,6 +27,26 @@ def equity_drawdown_png(curves: dict[str, pd.Series], title: str, *, dpi: int = 
     bottom.set_ylabel("drawdown %")
     bottom.grid(alpha=0.3)
     fig.autofmt_xdate()
+    return _png(fig, dpi)
+
+
+def pareto_png(results: pd.DataFrame, front: pd.DataFrame, title: str, *, dpi: int = 80) -> bytes:
+    """Every sweep row as a point of (max drawdown %, total return %), the Pareto front as a line:
+    the trade-off between return and drawdown at a glance."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.scatter(results["max_drawdown"] * 100, results["total_return"] * 100, s=6, alpha=0.35,
+               label=f"{len(results)} combinations")
+    ax.plot(front["max_drawdown"] * 100, front["total_return"] * 100, "o-", color="tab:red",
+            markersize=4, linewidth=1.2, label=f"Pareto front ({len(front)})")
+    ax.set_xlabel("max drawdown %")
+    ax.set_ylabel("total return %")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return _png(fig, dpi)
+
+
+def _png(fig: plt.Figure, dpi: int) -> bytes:
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
