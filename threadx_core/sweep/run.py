@@ -1,0 +1,110 @@
+"""The public sweep (DESIGN §8, §13): every combination of a grid on one timeframe of candles.
+
+``run(ohlcv, grid, device)`` returns one row per combination, in grid order: every
+:class:`~threadx_core.engine.Params` field, then every metric of :data:`metrics.OUTPUT_KEYS`
+(``cagr_short_window`` included, as bool; ``n_trades`` and ``max_drawdown_duration`` as int64),
+each equal — to 1e-9 relative, bitwise on the CPU — to ``engine.backtest(ohlcv, params).metrics``
+(with ``warmup_bars``: to the backtest of the window with indicators computed on the whole frame;
+see :mod:`threadx_core.sweep.layout`).
+
+``run_with_daily`` also returns the daily returns: a frame indexed by UTC day (``day``), one
+column per combination (``combo``: the row position in the results), r = E(last bar of the
+day)/E(previous day's last bar) − 1 with the initial capital before the first day; Π(1 + r) − 1
+= total_return. Parquet needs string column names: store it as ``daily.rename(columns=str)`` or
+transposed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from threadx_core import devices
+from threadx_core.metrics import INT_KEYS, OUTPUT_KEYS
+from threadx_core.sweep import kernel_nb
+from threadx_core.sweep.grid import Grid
+from threadx_core.sweep.layout import Layout, build
+
+#: Combinations per CPU kernel call (and per progress report).
+CHUNK = 256
+_CPU_LOCK = threading.Lock()
+
+
+class SweepOutput(NamedTuple):
+    """``results`` (one row per combination), ``daily`` (days × combinations), ``devices`` that
+    ran (labels such as "cpu", "gpu:0"), ``warning`` for the run log (CUDA fallback) or None."""
+
+    results: pd.DataFrame
+    daily: pd.DataFrame
+    devices: list[str]
+    warning: str | None
+
+
+def layout_runner(layout: Layout) -> devices.Runner:
+    """A :data:`devices.Runner` over ``layout``: the CPU kernel (one call at a time: it uses
+    every core), or the CUDA kernel on the device's GPU (arrays uploaded once per GPU)."""
+    resident: dict[int, Any] = {}
+    upload = threading.Lock()
+
+    def runner(device: devices.Device, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        if device.kind == "cpu":
+            with _CPU_LOCK:
+                return kernel_nb.run_chunk(layout, start, stop)
+        from threadx_core.sweep import kernel_cuda
+
+        with upload:
+            if device.index not in resident:
+                resident[device.index] = kernel_cuda.GpuSweep(layout, device.index)
+        return resident[device.index].run(start, stop)
+
+    return runner
+
+
+def results_frame(grid: Grid, values: np.ndarray) -> pd.DataFrame:
+    """Params columns + metric columns (typed) for the ``(m, len(OUTPUT_KEYS))`` ``values``."""
+    frame = grid.to_frame()
+    for column, key in enumerate(OUTPUT_KEYS):
+        if key in INT_KEYS:
+            frame[key] = values[:, column].astype(np.int64)
+        elif key == "cagr_short_window":
+            frame[key] = values[:, column] != 0.0
+        else:
+            frame[key] = values[:, column]
+    return frame
+
+
+def run_with_daily(ohlcv: pd.DataFrame, grid: Grid | None = None, device: str = "auto", *,
+                   bar_minutes: float | None = None, warmup_bars: int = 0,
+                   progress: devices.Progress | None = None, gpu_indices: Sequence[int] | None = None,
+                   ratios: Sequence[float] | str | None = None, chunk: int = CHUNK) -> SweepOutput:
+    """Sweep ``grid`` (the 1 760-combination reference grid when None) over ``ohlcv``.
+
+    ``device``: ``auto`` | ``cpu`` | ``gpu`` | ``multi-gpu`` (:func:`devices.resolve`, GPUs
+    picked by ``gpu_indices``); ``ratios``: the split between those devices (None: equal;
+    ``"auto"``: measured throughput). ``progress(done, total)`` is called after every chunk of
+    ``chunk`` combinations. ``bar_minutes``/``warmup_bars``: see :func:`layout.build`. A CUDA
+    failure falls back to the CPU (``warning`` says so); the output is the same whatever ran it.
+    """
+    grid = Grid() if grid is None else grid
+    layout = build(ohlcv, grid, bar_minutes=bar_minutes, warmup_bars=warmup_bars)
+    chosen = devices.resolve(device, gpu_indices)
+    (values, daily), report = devices.run_split(layout.n_combos, chosen, layout_runner(layout),
+                                                ratios, chunk=chunk, progress=progress)
+    daily_frame = pd.DataFrame(daily.T, index=layout.days,
+                               columns=pd.RangeIndex(layout.n_combos, name="combo"))
+    return SweepOutput(results_frame(grid, values), daily_frame, report.devices, report.warning)
+
+
+def run(ohlcv: pd.DataFrame, grid: Grid | None = None, device: str = "auto", *,
+        bar_minutes: float | None = None, warmup_bars: int = 0,
+        progress: devices.Progress | None = None) -> pd.DataFrame:
+    """The results frame of :func:`run_with_daily` (DESIGN §13); ``attrs`` holds ``devices``
+    (labels that ran) and ``warning`` (None, or the CUDA fallback message)."""
+    output = run_with_daily(ohlcv, grid, device, bar_minutes=bar_minutes, warmup_bars=warmup_bars,
+                            progress=progress)
+    output.results.attrs.update(devices=output.devices, warning=output.warning)
+    return output.results
