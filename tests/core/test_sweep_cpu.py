@@ -13,7 +13,10 @@ from hypothesis import strategies as st
 from threadx_core import metrics, sweep
 from threadx_core.engine import Params, backtest, simulate
 from threadx_core.engine.backtest import indicator_arrays, trades_frame
+from threadx_core.data import resample, synthetic
+from threadx_core.indicator_cache import month_indicators
 from threadx_core.sweep import Grid, build
+from threadx_core.sweep.run import run_with_daily
 from threadx_core.sweep.layout import SCALAR_COLUMNS
 
 SETTINGS = settings(max_examples=25, deadline=None)
@@ -178,3 +181,17 @@ def test_bad_prices_are_rejected(price) -> None:
     frame.iloc[10, 3] = price
     with pytest.raises(ValueError, match="close"):
         build(frame, Grid({"bb_period": [5]}))
+
+
+def test_a_precomputed_indicator_cache_gives_the_same_sweep_as_warming_up_here():
+    bars = resample(synthetic("ETHUSDT", "2024-01-01", "2024-03-01"), "1h")
+    january = int((bars["open_time"] < pd.Timestamp("2024-02-01", tz="UTC")).sum())
+    grid = Grid({"bb_period": [10, 20], "bb_std": [1.5, 2.0], "atr_period": [14], "atr_method": ["sma"]})
+    cache = month_indicators(bars.iloc[january:].reset_index(drop=True), bars.iloc[:january], {},
+                             grid.bb_periods(), grid.atr_windows()).frame
+    warmed = run_with_daily(bars, grid, "cpu", warmup_bars=january)
+    cached = run_with_daily(bars.iloc[january:].reset_index(drop=True), grid, "cpu", indicators=cache)
+    pd.testing.assert_frame_equal(cached.results, warmed.results)
+    with pytest.raises(ValueError, match="bb_mid_30"):
+        run_with_daily(bars.iloc[january:].reset_index(drop=True), Grid({"bb_period": [30]}), "cpu",
+                       indicators=cache)

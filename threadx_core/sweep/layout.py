@@ -25,6 +25,7 @@ import pandas as pd
 from threadx_core import indicators
 from threadx_core.engine.backtest import bar_times, infer_bar_minutes
 from threadx_core.engine.params import Params
+from threadx_core.indicator_cache import atr_column, bb_columns
 from threadx_core.sweep.grid import Grid
 from threadx_core.timeframes import MINUTES_PER_YEAR
 
@@ -133,14 +134,33 @@ def _indicator_matrices(high: np.ndarray, low: np.ndarray, close: np.ndarray, gr
     return middle, sigma, atr
 
 
+def _cached_matrices(cache: pd.DataFrame, grid: Grid, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(middle, sigma, atr)`` matrices read from an indicator cache (``indicator_cache``
+    columns) of the same ``n`` bars; raises ``ValueError`` naming a window the cache lacks."""
+    if len(cache) != n:
+        raise ValueError(f"indicator cache has {len(cache)} rows for {n} bars")
+    bb = [bb_columns(p) for p in grid.bb_periods()]
+    atr = [atr_column(p, m) for p, m in grid.atr_windows()]
+    missing = [c for pair in bb for c in pair if c not in cache] + [c for c in atr if c not in cache]
+    if missing:
+        raise ValueError(f"indicator cache lacks {missing}: re-materialise it after changing the grid")
+
+    def matrix(columns: list[str]) -> np.ndarray:
+        return np.ascontiguousarray(cache[columns].to_numpy(np.float64).T.reshape(len(columns), n))
+
+    return matrix([m for m, _ in bb]), matrix([s for _, s in bb]), matrix(atr)
+
+
 def build(ohlcv: pd.DataFrame, grid: Grid | None = None, *, bar_minutes: float | None = None,
-          warmup_bars: int = 0) -> Layout:
+          warmup_bars: int = 0, indicators: pd.DataFrame | None = None) -> Layout:
     """The kernel inputs for ``grid`` (the reference grid when None) on ``ohlcv``.
 
     ``ohlcv``: one timeframe, open/high/low/close finite, a UTC DatetimeIndex or an
     ``open_time`` column, strictly increasing. ``bar_minutes``: inferred from the whole frame's
     median spacing when None. ``warmup_bars``: leading bars used only to warm the indicators up
-    (0 ≤ warmup_bars < bars). Raises ``ValueError`` on any violation.
+    (0 ≤ warmup_bars < bars). ``indicators``: an indicator cache of the same bars (e.g. the
+    ``indicators_<tf>`` asset, already warmed up) to use instead of computing the windows here;
+    then ``warmup_bars`` must be 0. Raises ``ValueError`` on any violation.
     """
     grid = Grid() if grid is None else grid
     if len(grid) == 0:
@@ -155,7 +175,12 @@ def build(ohlcv: pd.DataFrame, grid: Grid | None = None, *, bar_minutes: float |
         raise ValueError(f"bar_minutes must be > 0, got {bar_minutes!r}")
     first = int(warmup_bars)
     window = times[first:]
-    middle, sigma, atr = _indicator_matrices(high, low, close, grid, first)
+    if indicators is None:
+        middle, sigma, atr = _indicator_matrices(high, low, close, grid, first)
+    elif first:
+        raise ValueError("warmup_bars must be 0 with a precomputed indicator cache")
+    else:
+        middle, sigma, atr = _cached_matrices(indicators, grid, close.size)
     bb_index = {p: i for i, p in enumerate(grid.bb_periods())}
     atr_index = {w: i for i, w in enumerate(grid.atr_windows())}
     ends, days = day_ends(window)

@@ -80,17 +80,19 @@ def results_frame(grid: Grid, values: np.ndarray) -> pd.DataFrame:
 def run_with_daily(ohlcv: pd.DataFrame, grid: Grid | None = None, device: str = "auto", *,
                    bar_minutes: float | None = None, warmup_bars: int = 0,
                    progress: devices.Progress | None = None, gpu_indices: Sequence[int] | None = None,
-                   ratios: Sequence[float] | str | None = None, chunk: int = CHUNK) -> SweepOutput:
+                   ratios: Sequence[float] | str | None = None, chunk: int = CHUNK,
+                   indicators: pd.DataFrame | None = None) -> SweepOutput:
     """Sweep ``grid`` (the 1 760-combination reference grid when None) over ``ohlcv``.
 
     ``device``: ``auto`` | ``cpu`` | ``gpu`` | ``multi-gpu`` (:func:`devices.resolve`, GPUs
     picked by ``gpu_indices``); ``ratios``: the split between those devices (None: equal;
     ``"auto"``: measured throughput). ``progress(done, total)`` is called after every chunk of
-    ``chunk`` combinations. ``bar_minutes``/``warmup_bars``: see :func:`layout.build`. A CUDA
+    ``chunk`` combinations. ``bar_minutes``/``warmup_bars``/``indicators``: see
+    :func:`layout.build`. A CUDA
     failure falls back to the CPU (``warning`` says so); the output is the same whatever ran it.
     """
     grid = Grid() if grid is None else grid
-    layout = build(ohlcv, grid, bar_minutes=bar_minutes, warmup_bars=warmup_bars)
+    layout = build(ohlcv, grid, bar_minutes=bar_minutes, warmup_bars=warmup_bars, indicators=indicators)
     chosen = devices.resolve(device, gpu_indices)
     (values, daily), report = devices.run_split(layout.n_combos, chosen, layout_runner(layout),
                                                 ratios, chunk=chunk, progress=progress)
