@@ -23,9 +23,13 @@ OHLCV_COLUMNS = ("open_time", *PRICE_COLUMNS, "volume", "quote_volume", "trades"
 
 
 def _ohlc_coherent(df: pd.DataFrame) -> pd.Series:
-    lo = np.minimum(df["open"], df["close"])
-    hi = np.maximum(df["open"], df["close"])
-    return (df["low"] <= lo) & (hi <= df["high"])
+    """Row-wise ``low <= min(open, close) <= max(open, close) <= high`` (False with NaN); on
+    numpy arrays when the columns are float64 (a third of the cost), else on the Series."""
+    o, h, lo, c = (df[name] for name in PRICE_COLUMNS)
+    if all(s.dtype == np.float64 for s in (o, h, lo, c)):
+        o, h, lo, c = (s.to_numpy() for s in (o, h, lo, c))
+        return pd.Series((lo <= np.minimum(o, c)) & (np.maximum(o, c) <= h), index=df.index)
+    return (lo <= np.minimum(o, c)) & (np.maximum(o, c) <= h)
 
 
 def _common_columns() -> dict[str, pa.Column]:

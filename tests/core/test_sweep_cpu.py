@@ -11,13 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from threadx_core import metrics, sweep
+from threadx_core.data import resample, synthetic
 from threadx_core.engine import Params, backtest, simulate
 from threadx_core.engine.backtest import indicator_arrays, trades_frame
-from threadx_core.data import resample, synthetic
 from threadx_core.indicator_cache import month_indicators
 from threadx_core.sweep import Grid, build
-from threadx_core.sweep.run import run_with_daily
 from threadx_core.sweep.layout import SCALAR_COLUMNS
+from threadx_core.sweep.run import run_with_daily
 
 SETTINGS = settings(max_examples=25, deadline=None)
 

@@ -1,8 +1,10 @@
 """Ingestion throughput: one symbol-year of 1m candles from the loopback Binance server.
 
 Stages, timed separately on the same pages the REST client requests (1000 candles each):
-``fetch`` (HTTP round trips to the local server, bodies kept as bytes), ``parse`` (JSON decode
-and column-wise conversion to the canonical frame), ``validate`` (the pandera raw_1m schema),
+``fetch`` (HTTP round trips to the local server, in this process, bodies kept as bytes),
+``parse`` (what the client does with the bodies of one call: ``parse_klines_bodies``, i.e. the
+structural scan of each page and one batched Arrow conversion, then the canonical frame),
+``validate`` (the pandera raw_1m schema),
 ``write`` (atomic Parquet per month), then ``resample`` (the year to every derived timeframe).
 The server's cache is primed by an untimed end-to-end pass of the real ``BinanceClient``.
 """

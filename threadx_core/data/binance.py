@@ -26,6 +26,15 @@ milliseconds since the Unix epoch; naive timestamps are taken as UTC.
   not increase inside ``[start, end)`` → ``MalformedResponseError``. Nothing is returned then.
 
 Every error message names the symbol and the time (UTC ISO 8601) at fault.
+
+Parsing: a body in Binance's canonical shape (``scan_klines_body``: no whitespace, times and
+trades bare, every other field a quoted decimal) is scanned on arrival for its row count and last
+times, and the pages of a call are converted together by Arrow's CSV reader
+(``convert_klines_bodies``); the values are exactly those of ``json.loads`` + ``parse_klines``
+(same correctly rounded decimal parser), and the frame and the first error are those of parsing
+each page on arrival. Only pathological pages (canonical in shape but failing later checks) can
+cost requests that page-by-page parsing would not have sent. Any other body, and any batch Arrow
+refuses, takes the JSON path with its precise errors.
 """
 
 from __future__ import annotations
@@ -110,11 +119,12 @@ def raw_1m_frame(open_ms: np.ndarray, floats: Mapping[str, np.ndarray],
     milliseconds, ``floats`` the price and amount columns, ``trades`` int64; ``filled`` is False
     (exchange data is never synthesised)."""
     open_time = pd.Series(np.asarray(open_ms, dtype=np.int64).astype("datetime64[ms]"))
-    columns: dict[str, Any] = {"open_time": open_time.dt.tz_localize("UTC")}
-    columns.update({name: np.asarray(floats[name], dtype=np.float64) for name in FLOAT_FIELDS})
-    columns["trades"] = np.asarray(trades, dtype=np.int64)
-    columns["filled"] = np.zeros(len(open_ms), dtype=bool)
-    return pd.DataFrame(columns)[list(RAW_1M_COLUMNS)]
+    special: dict[str, Any] = {"open_time": open_time.dt.tz_localize("UTC"),
+                               "trades": np.asarray(trades, dtype=np.int64),
+                               "filled": np.zeros(len(open_ms), dtype=bool)}
+    return pd.DataFrame({name: special[name] if name in special
+                         else np.asarray(floats[name], dtype=np.float64)
+                         for name in RAW_1M_COLUMNS})
 
 
 @dataclass(frozen=True)
@@ -358,31 +368,43 @@ def check_page_times(open_ms: np.ndarray, first_ms: int, last_ms: int, symbol: s
 
 # -- fast path: canonical bodies straight from bytes -------------------------------------------
 #
-# Binance (and the fake server) send every page in one canonical shape: no whitespace, integer
-# times and trade counts unquoted, every other field a quoted decimal, e.g.
+# Binance (and the fake server) send every page in one canonical shape: no whitespace, times and
+# trade counts unquoted, every other field a quoted decimal, e.g.
 # ``[[1499040000000,"0.01634790",…,1499644799999,"2434.19",308,"1756.87","28.46","0"],…]``.
-# ``scan_klines_body`` recognises that shape from a few C-speed byte operations; such a body is
-# valid JSON, so its 12-field rows go to Arrow's CSV reader (one call for a whole batch of
-# pages), which parses decimals with the same correctly rounded parser as ``parse_klines``.
-# Anything else (whitespace, escapes, literals, leading zeros, signs on integers …) goes to the
-# JSON path, whose precise errors are unchanged; so does a batch that Arrow refuses.
+# ``scan_klines_body`` checks the order of its structural bytes (one ``translate``). For the
+# conversion, every structural byte becomes a CSV delimiter (``[ , "`` → comma, ``]`` →
+# newline) and Arrow's CSV reader, with typed columns, checks the rest: text only where JSON has
+# a number or a quoted string (the cells around must be empty), integers written as JSON writes
+# them, decimals parsed by the same correctly rounded Arrow parser as ``parse_klines``. The pages
+# of one call go through one CSV read. Anything else (whitespace, escapes, literals, unquoted
+# decimals, leading zeros …) takes the JSON path, whose precise errors are unchanged.
 
 #: Characters a number token may contain; every other byte of a canonical body is structure.
 _NUMBER_CHARS = b"0123456789+-.eE"
-#: One canonical row with its number tokens removed.
-_ROW_SKELETON = b'[,"","","","","",,"",,"","",""]'
-#: Quotes per canonical row: opened after a comma, closed before a comma or the row's end.
-_OPEN_QUOTES, _CLOSE_QUOTES_COMMA = 9, 8
 _INT_FIELDS = ("open_time", "close_time", "trades")
-_CSV_READ = pa_csv.ReadOptions(column_names=list(KLINE_FIELDS), use_threads=True)
-_CSV_PARSE = pa_csv.ParseOptions(quote_char='"', double_quote=False, escape_char=False,
-                                 newlines_in_values=False, ignore_empty_lines=False)
+_ZERO, _NINE = ord("0"), ord("9")
+#: A canonical row with a two-digit token in each field (integers bare, the rest quoted).
+_SAMPLE_ROW = ("[" + ",".join(f"{i:02d}" if name in _INT_FIELDS else f'"{i:02d}"'
+                              for i, name in enumerate(KLINE_FIELDS)) + "]").encode()
+#: One canonical row, its number tokens removed: ``[,"","","","","",,"",,"","",""]``.
+_ROW_SKELETON = _SAMPLE_ROW.translate(None, _NUMBER_CHARS)
+#: ``[ , "`` become commas and ``]`` a newline: a canonical body minus its last byte is CSV,
+#: one line per row: ``,,`` + the row with its quotes made commas.
+_TO_CSV = bytes.maketrans(b'[,"]', b",,,\n")
+#: The CSV columns of a translated row: a kline field where the row has a token, ``_<i>`` for
+#: the cells that must stay empty.
+_CSV_NAMES = [KLINE_FIELDS[int(cell)] if cell else f"_{i}" for i, cell in enumerate(
+    (b"[" + _SAMPLE_ROW).translate(_TO_CSV).rstrip(b"\n").split(b","))]
+_CSV_READ = pa_csv.ReadOptions(column_names=_CSV_NAMES, use_threads=True)
+_CSV_PARSE = pa_csv.ParseOptions(quote_char=False, escape_char=False, newlines_in_values=False,
+                                 ignore_empty_lines=False)
+#: Empty cells are null (``pa.null()`` columns accept nothing else, a null field is refused);
+#: integers are read as text to check their digits; ``ignore`` is only checked to be a number.
 _CSV_CONVERT = pa_csv.ConvertOptions(
-    column_types={name: pa.int64() if name in _INT_FIELDS else pa.float64()
-                  for name in KLINE_FIELDS if name != "ignore"},
-    include_columns=[name for name in KLINE_FIELDS if name != "ignore"],
-    null_values=[], true_values=[], false_values=[], strings_can_be_null=False,
-    quoted_strings_can_be_null=False, check_utf8=False)
+    column_types={name: pa.null() if name.startswith("_") else
+                  pa.string() if name in _INT_FIELDS else pa.float64() for name in _CSV_NAMES},
+    null_values=[""], true_values=[], false_values=[], strings_can_be_null=False,
+    check_utf8=False)
 
 
 @lru_cache(maxsize=8)
@@ -392,41 +414,31 @@ def _skeleton(rows: int) -> bytes:
 
 @dataclass(frozen=True)
 class KlinesBody:
-    """A klines body in Binance's canonical shape (see ``scan_klines_body``), not yet converted:
-    its row count and the open and close times (epoch ms) of its last row, enough to page on."""
+    """A klines body whose structural bytes are canonical (see ``scan_klines_body``), not yet
+    converted: its row count and the open and close times (epoch ms) of its last row, enough
+    to page on."""
 
     body: bytes
     rows: int
     last_open_ms: int | None
     last_close_ms: int | None
 
-    def csv(self) -> bytes:
-        """The rows as CSV lines (no trailing newline)."""
-        return self.body[2:-2].replace(b"],[", b"\n")
-
 
 def scan_klines_body(body: bytes) -> KlinesBody | None:
-    """The body's rows, if it is a klines page in Binance's canonical shape; else ``None``.
+    """The row count and last times of a klines body in Binance's canonical shape, else
+    ``None`` (take the JSON path).
 
-    Canonical: a JSON array of rows of exactly 12 fields, no whitespace, fields 0, 6 and 8
-    (times, trades) unquoted digits without a sign or leading zero, every other field a quoted
-    string of number characters (``0-9 + - . e E``). Such a body is valid JSON, and Arrow
-    converts its fields to the values ``parse_klines`` gives, or fails as it does.
+    Checked here: the structural bytes (everything but ``0-9 + - . e E``) are exactly those of
+    ``[[12 fields],…]`` with fields 0, 6 and 8 bare and the others quoted, no whitespace.
+    Checked by ``convert_klines_bodies``: where the number text sits, and what it says.
     """
     if body == b"[]":
         return KlinesBody(body, 0, None, None)
     if not (body.startswith(b"[[") and body.endswith(b'"]]')):
         return None
-    rows = body.count(b"],[") + 1
-    if body.translate(None, _NUMBER_CHARS) != _skeleton(rows):
-        return None
-    # The skeleton fixes the order of the structural bytes; these make the quotes and the
-    # unquoted integers sit exactly where JSON puts them (no number text outside quotes).
-    if (body.count(b',"') != _OPEN_QUOTES * rows or body.count(b'",') != _CLOSE_QUOTES_COMMA * rows
-            or body.count(b'"]') != rows):
-        return None
-    if (body.count(b",0") + body.count(b"[0") != body.count(b",0,") + body.count(b"[0,")
-            or any(sign in body for sign in (b",-", b"[-", b",+", b"[+"))):
+    skeleton = body.translate(None, _NUMBER_CHARS)
+    rows = (len(skeleton) - 1) // (len(_ROW_SKELETON) + 1)
+    if skeleton != _skeleton(rows):
         return None
     last = body[body.rindex(b"[") + 1:-2].split(b",")
     try:
@@ -437,21 +449,31 @@ def scan_klines_body(body: bytes) -> KlinesBody | None:
 
 
 def convert_klines_bodies(scans: Sequence[KlinesBody]) -> list[KlinesPage] | None:
-    """Columns of canonical pages, converted together (one Arrow CSV read); ``None`` when a
-    value does not convert (the caller then takes the JSON path, page by page, for the error).
+    """Columns of scanned pages, converted together (one Arrow CSV read), equal to what
+    ``parse_klines`` gives for each; ``None`` when a body is not canonical after all or a value
+    does not convert (the caller then takes the JSON path, page by page, for the error).
     Values are not yet checked for finiteness."""
     total = sum(s.rows for s in scans)
     if total == 0:
         return [_empty_page() for _ in scans]
-    text = b"\n".join(s.csv() for s in scans if s.rows)
+    text = b"".join(s.body[:-1].translate(_TO_CSV) for s in scans if s.rows)
     try:
         table = pa_csv.read_csv(pa.py_buffer(text), read_options=_CSV_READ,
                                 parse_options=_CSV_PARSE, convert_options=_CSV_CONVERT)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return None
-    if table.num_rows != total or any(column.null_count for column in table.columns):
+    if table.num_rows != total:
         return None
-    columns = {name: table.column(name).to_numpy() for name in table.column_names}
+    columns: dict[str, np.ndarray] = {}
+    for name in (*_INT_FIELDS, *FLOAT_FIELDS, "ignore"):
+        column = table.column(name)
+        if column.null_count:
+            return None
+        if name in _INT_FIELDS:
+            column = _json_integers(column)
+            if column is None:
+                return None
+        columns[name] = column.to_numpy()
     pages, at = [], 0
     for s in scans:
         part = slice(at, at + s.rows)
@@ -460,6 +482,22 @@ def convert_klines_bodies(scans: Sequence[KlinesBody]) -> list[KlinesPage] | Non
                                 columns["trades"][part]))
         at += s.rows
     return pages
+
+
+def _json_integers(text: pa.ChunkedArray) -> pa.ChunkedArray | None:
+    """int64 of integer texts as JSON writes them (no sign, no leading zero), else ``None``."""
+    try:
+        values = text.cast(pa.int64())  # refuses anything but an optional sign and digits
+    except pa.ArrowInvalid:  # not an integer, or beyond int64 (numpy refuses it too)
+        return None
+    for chunk in text.chunks:
+        _, offsets, data = chunk.buffers()
+        starts = np.frombuffer(offsets, np.int32, len(chunk) + 1, chunk.offset * 4)
+        first = np.frombuffer(data, np.uint8)[starts[:-1]]
+        if not np.all((first > _ZERO) & (first <= _NINE)
+                      | (first == _ZERO) & (np.diff(starts) == 1)):
+            return None
+    return values
 
 
 def _empty_page() -> KlinesPage:
@@ -485,9 +523,9 @@ def parse_klines_body(body: bytes, where: str) -> KlinesPage:
 
 def parse_klines_bodies(bodies: Sequence[bytes], wheres: Sequence[str]) -> list[KlinesPage]:
     """Columns of several klines bodies, as ``parse_klines_body`` gives them page by page, but
-    converted in one batch when every body is canonical (how ``BinanceClient`` parses the pages
-    of one call). ``wheres[i]`` starts the message of an error in ``bodies[i]``; the error
-    raised is the first page's, in order."""
+    converted in one batch when every body is canonical (how ``BinanceClient`` converts the
+    pages of one call). ``wheres[i]`` starts the message of an error in ``bodies[i]``; the
+    error raised is the first page's, in order."""
     scans = [scan_klines_body(body) for body in bodies]
     pages = None if None in scans else convert_klines_bodies(scans)  # type: ignore[arg-type]
     if pages is None:
@@ -590,6 +628,8 @@ class BinanceClient:
                     return pages  # an earlier page ended the paging: no further request counts
                 raise failure
             scan = scan_klines_body(body)
+            if scan is not None and scan.rows and not cursor <= scan.last_open_ms < end_ms:  # type: ignore[operator]
+                scan = None  # outside the window: raise now (below), never page on from it
             if scan is None:
                 if self._settle(scanned, pages, symbol, now_ms):
                     return pages
