@@ -65,10 +65,10 @@ def _trades(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 def markdown_table(table: pd.DataFrame, columns: tuple[str, ...] = (
         "run", "n_trades", "total_return", "sharpe", "max_drawdown", "win_rate", "profit_factor",
-        "fees_paid", "final_equity")) -> str:
-    """The metrics table as Markdown, numbers rounded for reading."""
+        "fees_paid", "final_equity"), label: str = "run") -> str:
+    """``columns`` of ``table`` as Markdown, floats to 4 significant digits (``label`` as is)."""
     shown = table[[c for c in columns if c in table]].copy()
-    for column in shown.columns.drop("run"):
+    for column in shown.columns.drop(label):
         shown[column] = shown[column].map(lambda v: f"{v:.4g}" if isinstance(v, float) else v)
     header = "| " + " | ".join(shown.columns) + " |\n|" + "---|" * len(shown.columns) + "\n"
     rows = ("| " + " | ".join(map(str, row)) + " |" for row in shown.itertuples(index=False))

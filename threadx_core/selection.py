@@ -58,6 +58,23 @@ def run_id(grid_digest: str, data_versions: Iterable[str], code_version: str) ->
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
+def code_version() -> str:
+    """Digest of the sources that decide a sweep's numbers (engine, indicators, metrics, kernels)."""
+    from threadx_core import indicators_nb, metrics
+    from threadx_core.engine import backtest_nb
+    from threadx_core.sweep import kernel_nb
+
+    return backtest_nb.source_digest(backtest_nb, indicators_nb, metrics, kernel_nb)[:16]
+
+
+def best(results: pd.DataFrame, objective: str, *, min_trades: int,
+         top_k: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ``top_k`` best rows by :func:`rank` and the Pareto front of all rows that pass the
+    ``min_trades`` filter (total return vs max drawdown)."""
+    eligible = results[results["n_trades"] >= min_trades]
+    return rank(results, objective, min_trades=min_trades).head(top_k), pareto_front(eligible)
+
+
 def frame_version(frame: pd.DataFrame) -> str:
     """A content hash of a frame (values and column names), as a data version."""
     hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()

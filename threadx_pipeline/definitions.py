@@ -13,7 +13,7 @@ from threadx_pipeline.io_manager import WarehouseIOManager
 from threadx_pipeline.market_data import assets as market_data
 from threadx_pipeline.market_data.schedules import build_daily_top_up, build_register_symbols
 from threadx_pipeline.research import assets as research
-from threadx_pipeline.resources import MarketDataResource, SettingsResource
+from threadx_pipeline.resources import DeviceManagerResource, MarketDataResource, SettingsResource
 
 MONTH_JOB = "symbol_month_job"
 
@@ -24,8 +24,8 @@ def build_definitions(path: str | Path, *, frozen_now: str | None = None) -> dg.
     symbol_month = partitions.symbol_month(cfg)
     assets = [*market_data.build(cfg, symbol_month), *research.build(cfg, symbol_month)]
     job = dg.define_asset_job(MONTH_JOB, selection=dg.AssetSelection.assets(*assets),
-                              description="raw_1m, every derived timeframe, indicator caches and "
-                                          "featured backtests of one symbol-month")
+                              description="raw_1m, every derived timeframe, indicator caches, "
+                                          "sweeps, best-by-run and featured backtests of one symbol-month")
     settings_resource = SettingsResource(path=str(cfg.path))
     return dg.Definitions(
         assets=assets,
@@ -35,6 +35,7 @@ def build_definitions(path: str | Path, *, frozen_now: str | None = None) -> dg.
         resources={
             "threadx": settings_resource,
             "market": MarketDataResource(config=settings_resource, frozen_now=frozen_now),
+            "devices": DeviceManagerResource(config=settings_resource),
             "io_manager": WarehouseIOManager(root=str(cfg.warehouse.root)),
         },
     )

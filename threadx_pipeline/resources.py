@@ -1,11 +1,16 @@
-"""Dagster resources: the settings file, and the market-data source it configures."""
+"""Dagster resources: the settings file, the market-data source, and the device manager."""
 
+
+import time
+from collections.abc import Callable
 
 import dagster as dg
 import pandas as pd
 
 from threadx_core import settings
 from threadx_core.data import sources
+from threadx_core.sweep import Grid
+from threadx_core.sweep.run import SweepOutput, run_with_daily
 
 
 class SettingsResource(dg.ConfigurableResource):
@@ -34,3 +39,38 @@ class MarketDataResource(dg.ConfigurableResource):
         if self.frozen_now:
             return pd.Timestamp(self.frozen_now).tz_convert("UTC")
         return pd.Timestamp.now(tz="UTC")
+
+
+class DeviceManagerResource(dg.ConfigurableResource):
+    """Runs sweeps where ``[device]`` says (DESIGN.md §9): ``auto`` (GPU if one works, else CPU),
+    ``cpu``, ``gpu``, ``multi-gpu`` (``gpus`` by index, split by ``ratios`` or by measured
+    throughput). A CUDA failure falls back to the CPU with a warning in the run log."""
+
+    config: SettingsResource
+
+    def sweep(self, ohlcv: pd.DataFrame, grid: Grid, indicators: pd.DataFrame,
+              log: Callable[[str], None], warn: Callable[[str], None], label: str) -> SweepOutput:
+        """Sweep ``grid`` over ``ohlcv`` with the cached ``indicators``, logging progress
+        (combinations done, rate, ETA) about every tenth of the grid."""
+        device = self.config.get().device
+        ratios = list(device.ratios) or ("auto" if device.mode == "multi-gpu" else None)
+        output = run_with_daily(ohlcv, grid, device.mode, gpu_indices=list(device.gpus) or None,
+                                ratios=ratios, indicators=indicators, progress=_progress(log, label))
+        if output.warning:
+            warn(f"{label}: {output.warning}")
+        return output
+
+
+def _progress(log: Callable[[str], None], label: str) -> Callable[[int, int], None]:
+    started, next_report = time.perf_counter(), [0.0]
+
+    def report(done: int, total: int) -> None:
+        if done < total and done / total < next_report[0]:
+            return
+        next_report[0] = done / total + 0.1
+        elapsed = time.perf_counter() - started
+        rate = done / elapsed if elapsed > 0 else float("inf")
+        eta = (total - done) / rate if rate > 0 else float("nan")
+        log(f"{label}: {done}/{total} combinations, {rate:,.0f}/s, ETA {eta:.1f} s")
+
+    return report

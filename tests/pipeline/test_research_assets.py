@@ -44,3 +44,33 @@ def test_indicator_cache_equals_whole_series_across_months_and_report_reconciles
         pnl = trades.loc[trades["run"] == run_label, "pnl"].sum()
         assert np.isclose(curve["equity"].iloc[-1], initial + pnl, rtol=1e-12, atol=0)
         assert curve["open_time"].iloc[0] == pd.Timestamp("2024-02-01", tz="UTC")
+
+
+def test_sweep_and_best_by_run_agree_with_the_reference_engine(project, instance):
+    now = "2024-03-05T00:00:00Z"
+    assert run(project, instance, "ETHUSDT", "2024-01", now=now).success
+    result = run(project, instance, "ETHUSDT", "2024-02", now=now)
+    assert result.success
+    root = project.parent / "wh"
+    sweep = storage.read_partition(storage.partition_path(root, "sweep_1h", "ETHUSDT", "2024-02"))
+    meta = materialization(result, "sweep_1h")
+    assert meta["combinations"] == len(sweep) == 1760 and meta["device"] == "cpu"
+
+    growth = np.array([np.prod(1.0 + np.asarray(r)) - 1.0 for r in sweep["daily_returns"]])
+    np.testing.assert_allclose(growth, sweep["total_return"].to_numpy(), rtol=1e-9, atol=1e-12)
+
+    report = storage.read_partition(storage.partition_path(root, "backtest_report", "ETHUSDT", "2024-02"))
+    featured = load(project).featured()[0]
+    row = sweep[(sweep["bb_period"] == featured.bb_period) & (sweep["bb_std"] == featured.bb_std)
+                & (sweep["atr_period"] == featured.atr_period) & (sweep["atr_mult"] == featured.atr_mult)]
+    assert row["final_equity"].iloc[0] == report["equity"].iloc[-1]
+
+    best = storage.read_partition(storage.partition_path(root, "best_by_run", "ETHUSDT", "2024-02"))
+    chosen = load(project).selection
+    eligible = sweep[sweep["n_trades"] >= chosen.min_trades]
+    assert len(best) == min(chosen.top_k, len(eligible)) and list(best["rank"]) == list(range(1, len(best) + 1))
+    assert best[chosen.objective].iloc[0] == eligible[chosen.objective].max()
+    assert best["run_id"].nunique() == 1
+    best_meta = materialization(result, "best_by_run")
+    assert best_meta["run_id"] == best["run_id"].iloc[0]
+    assert best_meta["pareto_chart"].startswith("![Pareto front](data:image/png;base64,")

@@ -13,6 +13,7 @@ from threadx_core.indicator_cache import decode_states, month_indicators
 from threadx_core.report import featured, markdown_table
 from threadx_core.settings import Settings
 from threadx_pipeline.partitions import previous_and_current_month, split
+from threadx_pipeline.research.sweeps import build_best_by_run, build_sweep
 from threadx_pipeline.resources import SettingsResource
 
 GROUP = "research"
@@ -101,6 +102,9 @@ def build_report(settings: Settings, partitions_def: dg.PartitionsDefinition) ->
 
 
 def build(settings: Settings, partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
-    """One ``indicators_<tf>`` per ``[timeframes] sweep`` entry, and the featured report."""
-    return [*(build_indicators(tf, settings, partitions_def) for tf in settings.timeframes.sweep),
-            build_report(settings, partitions_def)]
+    """Per ``[timeframes] sweep`` entry an ``indicators_<tf>`` and a ``sweep_<tf>``; the featured
+    report and ``best_by_run``."""
+    tfs = settings.timeframes.sweep
+    return [*(build_indicators(tf, settings, partitions_def) for tf in tfs),
+            *(build_sweep(tf, partitions_def) for tf in tfs),
+            build_report(settings, partitions_def), build_best_by_run(settings, partitions_def)]

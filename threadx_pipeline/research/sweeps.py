@@ -1,0 +1,89 @@
+"""``sweep_<tf>`` (every grid combination backtested on one symbol-month) and ``best_by_run``
+(the best combinations across the sweep timeframes of that month, and the Pareto front)."""
+
+import base64
+import time
+
+import dagster as dg
+import pandas as pd
+
+from threadx_core import selection
+from threadx_core.plots import pareto_png
+from threadx_core.report import markdown_table
+from threadx_core.settings import Settings
+from threadx_core.sweep import partition
+from threadx_pipeline.partitions import split
+from threadx_pipeline.resources import DeviceManagerResource, SettingsResource
+
+GROUP = "research"
+PARAM_COLUMNS = ("timeframe", "bb_period", "bb_std", "atr_period", "atr_mult")
+
+
+def build_sweep(tf: str, partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    """The ``sweep_<tf>`` asset."""
+
+    @dg.asset(
+        name=f"sweep_{tf}", partitions_def=partitions_def, group_name=GROUP, kinds={"parquet"},
+        ins={"ohlcv": dg.AssetIn(f"ohlcv_{tf}"), "indicators": dg.AssetIn(f"indicators_{tf}")},
+        metadata={"timeframe": tf},
+    )
+    def sweep(context: dg.AssetExecutionContext, threadx: SettingsResource,
+              devices: DeviceManagerResource, ohlcv: pd.DataFrame, indicators: pd.DataFrame) -> dg.Output:
+        """Every combination of the ``[grid]`` backtested on one symbol-month of ``tf`` bars:
+        parameters, every metric and the daily returns (to chain months without re-running)."""
+        symbol, month = split(context.partition_key)
+        label = f"{symbol} {month} {tf}"
+        grid = threadx.get().sweep_grid()
+        started = time.perf_counter()
+        output = devices.sweep(ohlcv, grid, indicators, context.log.info, context.log.warning, label)
+        elapsed = time.perf_counter() - started
+        versions = [selection.frame_version(ohlcv), selection.frame_version(indicators)]
+        run_id = selection.run_id(grid.digest(), versions, selection.code_version())
+        frame = partition.to_frame(output, tf, run_id)
+        bar_combos = len(ohlcv) * len(grid)
+        return dg.Output(frame, metadata={
+            "combinations": len(grid), "bars": len(ohlcv), "device": ", ".join(output.devices),
+            "elapsed_s": round(elapsed, 3), "bar_combinations_per_s": round(bar_combos / elapsed),
+            "run_id": run_id, "grid_digest": grid.digest(),
+            "combinations_with_trades": int((frame["n_trades"] > 0).sum()),
+        })
+
+    return sweep
+
+
+def build_best_by_run(settings: Settings, partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    """The ``best_by_run`` asset over every ``sweep_<tf>`` of the month."""
+    tfs = settings.timeframes.sweep
+
+    @dg.asset(
+        name="best_by_run", partitions_def=partitions_def, group_name=GROUP, kinds={"parquet"},
+        ins={f"sweep_{tf}": dg.AssetIn(f"sweep_{tf}") for tf in tfs},
+    )
+    def best_by_run(context: dg.AssetExecutionContext, threadx: SettingsResource,
+                    **sweeps: pd.DataFrame) -> dg.Output:
+        """The ``top_k`` combinations by ``[selection] objective`` (min-trades filter, metric
+        directions, tie-breaks of DESIGN.md §8) across the sweep timeframes, and the Pareto
+        front of total return vs max drawdown; the run id names grid, data and code."""
+        symbol, month = split(context.partition_key)
+        chosen = threadx.get().selection
+        results = pd.concat([s.drop(columns="daily_returns") for s in sweeps.values()], ignore_index=True)
+        top, front = selection.best(results, chosen.objective, min_trades=chosen.min_trades,
+                                    top_k=chosen.top_k)
+        run_id = selection.run_id("|".join(s.attrs.get("run_id", "") for s in sweeps.values()), [], "")
+        top = top.assign(run_id=run_id)
+        png = pareto_png(results[results["n_trades"] >= chosen.min_trades], front,
+                         f"{symbol} {month}: total return vs max drawdown")
+        shown = ("rank", *PARAM_COLUMNS, chosen.objective, "n_trades", "total_return", "max_drawdown")
+        context.log.info(f"{symbol} {month}: {len(top)} best of {len(results)} rows by {chosen.objective}; "
+                         f"Pareto front {len(front)} points; run {run_id}")
+        return dg.Output(top, metadata={
+            "run_id": run_id, "objective": chosen.objective, "min_trades": chosen.min_trades,
+            "candidates": len(results), "eligible": int((results["n_trades"] >= chosen.min_trades).sum()),
+            "top_k": dg.MetadataValue.md(markdown_table(top, tuple(dict.fromkeys(shown)), label="rank")),
+            "pareto_front": dg.MetadataValue.md(markdown_table(
+                front, (*PARAM_COLUMNS, "total_return", "max_drawdown", "sharpe"), label="timeframe")),
+            "pareto_chart": dg.MetadataValue.md(
+                f"![Pareto front](data:image/png;base64,{base64.b64encode(png).decode()})"),
+        })
+
+    return best_by_run
