@@ -94,6 +94,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 BENCHES = {
     "ingest": "threadx_core.bench.ingest",
     "backtest": "threadx_core.bench.backtest",
+    "sweep": "threadx_core.bench.sweep",
 }
 
 

@@ -68,7 +68,8 @@ def test_sweep_and_best_by_run_agree_with_the_reference_engine(project, instance
     best = storage.read_partition(storage.partition_path(root, "best_by_run", "ETHUSDT", "2024-02"))
     chosen = load(project).selection
     eligible = sweep[sweep["n_trades"] >= chosen.min_trades]
-    assert len(best) == min(chosen.top_k, len(eligible)) and list(best["rank"]) == list(range(1, len(best) + 1))
+    assert len(best) == min(chosen.top_k, len(eligible))
+    assert list(best["rank"]) == list(range(1, len(best) + 1))
     assert best[chosen.objective].iloc[0] == eligible[chosen.objective].max()
     assert best["run_id"].nunique() == 1
     best_meta = materialization(result, "best_by_run")
