@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 
@@ -52,3 +53,35 @@ def _png(fig: plt.Figure, dpi: int) -> bytes:
     fig.savefig(buffer, format="png", dpi=dpi)
     plt.close(fig)
     return buffer.getvalue()
+
+
+def heatmap_png(results: pd.DataFrame, objective: str, title: str, *, x: str = "bb_period",
+                y: str = "bb_std", dpi: int = 80) -> bytes:
+    """The ``objective`` over ``x`` × ``y``, each cell the best value over every other parameter
+    (NaN cells — no eligible combination — left blank)."""
+    table = results.groupby([y, x])[objective].max().unstack(x).sort_index(ascending=False)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    image = ax.imshow(table.to_numpy(dtype=float), aspect="auto", cmap="RdYlGn")
+    ax.set_xticks(range(len(table.columns)), [f"{v:g}" for v in table.columns])
+    ax.set_yticks(range(len(table.index)), [f"{v:g}" for v in table.index], fontsize=7)
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.set_title(title, fontsize=10)
+    fig.colorbar(image, ax=ax, label=f"best {objective}")
+    return _png(fig, dpi)
+
+
+def distribution_png(values: pd.Series, selected: float, objective: str, title: str, *,
+                     dpi: int = 80) -> bytes:
+    """Histogram of the ``objective`` across the grid, with the selection's value marked: how
+    exceptional the chosen combination is."""
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    finite = values[np.isfinite(values)]
+    ax.hist(finite, bins=40, alpha=0.7)
+    ax.axvline(selected, color="tab:red", linewidth=1.5, label=f"selection: {selected:.3g}")
+    ax.set_xlabel(objective)
+    ax.set_ylabel("combinations")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    return _png(fig, dpi)

@@ -74,4 +74,5 @@ def test_sweep_and_best_by_run_agree_with_the_reference_engine(project, instance
     assert best["run_id"].nunique() == 1
     best_meta = materialization(result, "best_by_run")
     assert best_meta["run_id"] == best["run_id"].iloc[0]
-    assert best_meta["pareto_chart"].startswith("![Pareto front](data:image/png;base64,")
+    for chart in ("pareto_chart", "heatmap", "distribution"):
+        assert best_meta[chart].startswith(f"![{chart}](data:image/png;base64,")

@@ -8,7 +8,7 @@ import dagster as dg
 import pandas as pd
 
 from threadx_core import selection
-from threadx_core.plots import pareto_png
+from threadx_core.plots import distribution_png, heatmap_png, pareto_png
 from threadx_core.report import markdown_table
 from threadx_core.settings import Settings
 from threadx_core.sweep import partition
@@ -71,19 +71,25 @@ def build_best_by_run(settings: Settings, partitions_def: dg.PartitionsDefinitio
                                     top_k=chosen.top_k)
         run_id = selection.run_id("|".join(s.attrs.get("run_id", "") for s in sweeps.values()), [], "")
         top = top.assign(run_id=run_id)
-        png = pareto_png(results[results["n_trades"] >= chosen.min_trades], front,
-                         f"{symbol} {month}: total return vs max drawdown")
+        eligible = results[results["n_trades"] >= chosen.min_trades]
+        title = f"{symbol} {month}"
+        charts = {"pareto_chart": pareto_png(eligible, front, f"{title}: total return vs max drawdown")}
+        if len(top):
+            best_value = top[chosen.objective].iloc[0]
+            charts["heatmap"] = heatmap_png(eligible, chosen.objective, f"{title}: by Bollinger settings")
+            charts["distribution"] = distribution_png(eligible[chosen.objective], best_value,
+                                                      chosen.objective, f"{title}: across the grid")
         shown = ("rank", *PARAM_COLUMNS, chosen.objective, "n_trades", "total_return", "max_drawdown")
         context.log.info(f"{symbol} {month}: {len(top)} best of {len(results)} rows by {chosen.objective}; "
                          f"Pareto front {len(front)} points; run {run_id}")
         return dg.Output(top, metadata={
             "run_id": run_id, "objective": chosen.objective, "min_trades": chosen.min_trades,
-            "candidates": len(results), "eligible": int((results["n_trades"] >= chosen.min_trades).sum()),
+            "candidates": len(results), "eligible": len(eligible),
             "top_k": dg.MetadataValue.md(markdown_table(top, tuple(dict.fromkeys(shown)), label="rank")),
             "pareto_front": dg.MetadataValue.md(markdown_table(
                 front, (*PARAM_COLUMNS, "total_return", "max_drawdown", "sharpe"), label="timeframe")),
-            "pareto_chart": dg.MetadataValue.md(
-                f"![Pareto front](data:image/png;base64,{base64.b64encode(png).decode()})"),
+            **{name: dg.MetadataValue.md(f"![{name}](data:image/png;base64,{base64.b64encode(png).decode()})")
+               for name, png in charts.items()},
         })
 
     return best_by_run
