@@ -195,3 +195,41 @@ def test_a_precomputed_indicator_cache_gives_the_same_sweep_as_warming_up_here()
     with pytest.raises(ValueError, match="bb_mid_30"):
         run_with_daily(bars.iloc[january:].reset_index(drop=True), Grid({"bb_period": [30]}), "cpu",
                        indicators=cache)
+
+
+def assert_bitwise(results: pd.DataFrame, frame: pd.DataFrame, grid: Grid) -> None:
+    """Every metric of every combination equal to the reference engine's, to the bit."""
+    for i, params in enumerate(grid):
+        want = reference(frame, params)
+        np.testing.assert_array_equal([float(results.iloc[i][k]) for k in metrics.OUTPUT_KEYS],
+                                      [want[k] for k in metrics.OUTPUT_KEYS], err_msg=str(params))
+
+
+def test_flat_stretches_take_a_fast_path_that_changes_no_bit() -> None:
+    # 1m bars over ~3 days: long flat stretches between many trades, some across day ends; the
+    # kernel's flat-stretch path (kernel_nb.combo_fast_nb) must leave every metric bit unchanged.
+    frame = candles(4000, 21, minutes=1)
+    grid = Grid({"bb_period": [5, 20], "bb_std": [1.0, 1.8], "allow_short": [True, False],
+                 "fill": ["next_open", "close"]}, Params(max_hold_bars=30))
+    out = sweep.run_with_daily(frame, grid, "cpu")
+    assert out.results["n_trades"].min() > 0 and out.results["exposure"].max() < 0.8
+    assert_bitwise(out.results, frame, grid)
+    for i, params in enumerate(grid):
+        equity = backtest(frame, params).equity
+        last = equity.groupby(equity.index.normalize()).last().to_numpy()
+        want = last / np.concatenate([[10_000.0], last[:-1]]) - 1.0
+        np.testing.assert_array_equal(out.daily[i].to_numpy(), want)
+
+
+def test_ruin_leaves_the_return_statistics_undefined_as_the_engine_does() -> None:
+    params = Params(bb_period=5, bb_std=0.5, leverage=5.0, risk_per_trade=0.5, allow_short=False,
+                    trailing=False, take_profit="none", atr_mult=0.5)
+    frame = candles(600, 4, minutes=1)
+    longs = np.flatnonzero(backtest(frame, params).position.to_numpy() > 0)
+    crashed = frame.copy()
+    crashed.iloc[longs[3] + 1:] *= 0.5  # a 50 % gap down while 5× long: equity < 0, then flat
+    assert (backtest(crashed, params).equity <= 0).sum() > 100
+    grid = Grid({"bb_period": [5], "bb_std": [0.5, 1.0]}, params)
+    results = sweep.run(crashed, grid, "cpu")
+    assert results["volatility"].isna().all() and (results["final_equity"] < 0).all()
+    assert_bitwise(results, crashed, grid)
