@@ -1,0 +1,157 @@
+"""The web UI, tried as a new user would (issue 5, item 5).
+
+``threadx demo`` materialises one symbol-month; ``dagster-webserver`` serves the project's code
+location on loopback; headless Chromium opens the global asset lineage (every asset of the graph
+must be drawn, in view) and the ``backtest_report`` page, whose "chart" metadata entry must open
+and display the equity/drawdown PNG. A screenshot of each is written to the test's temporary
+folder, and to ``docs/screenshots/`` when ``THREADX_UPDATE_SCREENSHOTS=1``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.ui.conftest import MONTH, REPO, SYMBOL
+
+pytestmark = pytest.mark.slow
+
+DOCS_SHOTS = REPO / "docs" / "screenshots"
+#: every asset the test project defines (derive 15m + 1h, sweep 1h)
+ASSETS = ("raw_1m", "ohlcv_15m", "ohlcv_1h", "indicators_1h", "sweep_1h", "best_by_run",
+          "backtest_report", "backtest_trades")
+#: how long the UI may take to show something (a bound against hangs, not a timing check)
+UI_WAIT_S = 60
+
+#: names of ``names`` that are not drawn as a visible node label inside the browser window
+_MISSING_LABELS_JS = """
+const names = arguments[0];
+const shown = new Set();
+for (const el of document.querySelectorAll('foreignObject *')) {
+  if (el.childElementCount !== 0) continue;
+  const r = el.getBoundingClientRect();
+  if (r.width > 0 && r.height > 0 && r.left >= 0 && r.top >= 0
+      && r.right <= window.innerWidth && r.bottom <= window.innerHeight) shown.add(el.textContent.trim());
+}
+return names.filter(n => !shown.has(n));
+"""
+
+#: how many finite animations and transitions are still running (spinners loop forever: ignored)
+_MOVING_JS = """
+return document.getAnimations().filter(a => a.playState === 'running'
+    && a.effect && a.effect.getComputedTiming().endTime !== Infinity).length;
+"""
+
+#: state of the first PNG data-URI image inside an open dialog, or null
+_DIALOG_IMAGE_JS = """
+const img = document.querySelector("[role='dialog'] img[src^='data:image/png;base64,']");
+if (!img) return null;
+const r = img.getBoundingClientRect();
+let opaque = true;
+for (let el = img; el; el = el.parentElement) opaque = opaque && getComputedStyle(el).opacity === '1';
+return {complete: img.complete, width: img.naturalWidth, height: img.naturalHeight, opaque: opaque,
+        inView: r.width > 0 && r.height > 0 && r.left >= 0 && r.top >= 0
+                && r.right <= window.innerWidth && r.bottom <= window.innerHeight,
+        srcLength: img.getAttribute('src').length};
+"""
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("screenshots")
+
+
+def _wait(driver, shots: Path, name: str, condition: Callable[[], object], what: str,
+          done: Callable[[object], bool] = bool, timeout: float = UI_WAIT_S) -> object:
+    """Wait (bounded) until ``done(condition())``, and return that value; on time-out fail with
+    ``what``, the last value seen, and a screenshot of the page saved for diagnosis."""
+    from selenium.common.exceptions import TimeoutException, WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    last: list[object] = [None]
+
+    def probe(_driver) -> object:
+        try:
+            last[0] = condition()
+        except WebDriverException as exc:  # a re-rendered (stale) element: look again
+            last[0] = exc.msg
+            return False
+        return done(last[0])
+
+    try:
+        WebDriverWait(driver, timeout, poll_frequency=0.25).until(probe)
+        return last[0]
+    except TimeoutException:
+        failed = shots / f"FAILED-{name}.png"
+        driver.save_screenshot(str(failed))
+        pytest.fail(f"{what} (after {timeout} s; last seen: {last[0]!r}; page: {driver.current_url}; "
+                    f"screenshot: {failed})", pytrace=False)
+
+
+def _keep(driver, shots: Path, name: str) -> Path:
+    """Once nothing moves any more (dialogs fade in, graphs pan), screenshot the window to
+    ``shots/name``; copy it to docs/screenshots when asked to."""
+    _wait(driver, shots, name.removesuffix(".png"), lambda: driver.execute_script(_MOVING_JS),
+          "the page never stopped animating", done=lambda moving: moving == 0)
+    path = shots / name
+    assert driver.save_screenshot(str(path)), f"could not write {path}"
+    assert path.stat().st_size < 300_000, f"{name} is {path.stat().st_size} bytes, more than 300 KB"
+    if os.environ.get("THREADX_UPDATE_SCREENSHOTS") == "1":
+        DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, DOCS_SHOTS / name)
+    return path
+
+
+def test_asset_graph_shows_every_asset(browser, server, shots: Path) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    driver = browser
+    driver.get(f"{server.url}/asset-groups")  # "Lineage" in the navigation: the global asset graph
+    # the graph opens with its groups collapsed: graph settings (the gear) → "Expand all groups"
+    gear = _wait(driver, shots, "graph", lambda: [
+        b for b in driver.find_elements(By.XPATH, "//button[.//*[@aria-label='settings']]")
+        if b.is_displayed() and not b.text.strip()], "the asset graph (and its settings button) never showed")
+    gear[0].click()
+    toggle = _wait(driver, shots, "graph", lambda: [
+        item for item in driver.find_elements(By.XPATH, "//*[@role='menuitem']")
+        if item.is_displayed() and "all groups" in item.text], "the graph settings menu never opened")
+    if "Expand all groups" in toggle[0].text:
+        toggle[0].click()
+    driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+    _wait(driver, shots, "graph", lambda: [m for m in driver.find_elements(By.XPATH, "//*[@role='menuitem']")
+                                          if m.is_displayed()], "the graph settings menu did not close",
+          done=lambda open_items: not open_items)
+    _wait(driver, shots, "graph", lambda: driver.execute_script(_MISSING_LABELS_JS, list(ASSETS)),
+          "some assets are not drawn in view in the global asset graph",
+          done=lambda missing: missing == [])
+    _keep(driver, shots, "asset-graph.png")
+
+
+def test_report_chart_is_displayed(browser, server, shots: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver = browser
+    driver.get(f"{server.url}/assets/backtest_report")
+    partition = f"{MONTH}|{SYMBOL}"
+    _wait(driver, shots, "report", lambda: [
+        e for e in driver.find_elements(By.XPATH, f"//*[normalize-space(text())='{partition}']")
+        if e.is_displayed()], f"the backtest_report page never showed its materialisation of {partition}")
+    show = _wait(driver, shots, "report", lambda: [
+        e for e in driver.find_elements(
+            By.XPATH, "//tr[td[normalize-space(.)='chart']]//*[normalize-space(text())='[Show Markdown]']")
+        if e.is_displayed()], "the metadata table has no 'chart' row with [Show Markdown]")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", show[0])
+    show[0].click()
+    image = _wait(driver, shots, "report", lambda: driver.execute_script(_DIALOG_IMAGE_JS),
+                  "the chart dialog did not display a decoded PNG data-URI image in view",
+                  done=lambda s: bool(s and s["complete"] and s["width"] > 0 and s["height"] > 0
+                                      and s["inView"] and s["opaque"]))
+    assert image["width"] >= 200 and image["height"] >= 100, image
+    assert image["srcLength"] > 1000, image
+    assert driver.find_elements(By.XPATH, "//*[@role='dialog']//*[normalize-space(text())='chart']")
+    _keep(driver, shots, "report-chart.png")
