@@ -85,3 +85,18 @@ def distribution_png(values: pd.Series, selected: float, objective: str, title: 
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     return _png(fig, dpi)
+
+
+def stability_png(steps: pd.DataFrame, title: str, *, dpi: int = 80,
+                  params: tuple[str, ...] = ("bb_period", "bb_std", "atr_period", "atr_mult")) -> bytes:
+    """The parameters chosen at each walk-forward step (one panel each, out-of-sample month on
+    the x axis): stable choices suggest a real effect, jumping ones suggest noise."""
+    fig, axes = plt.subplots(len(params), 1, figsize=(7, 1.3 * len(params) + 0.8), sharex=True)
+    chosen = steps[steps["combo"] >= 0]
+    for ax, name in zip(np.atleast_1d(axes), params, strict=True):
+        ax.plot(chosen["out_of_sample"], chosen[name], "o-", markersize=4)
+        ax.set_ylabel(name, fontsize=8)
+        ax.grid(alpha=0.3)
+    np.atleast_1d(axes)[0].set_title(title, fontsize=10)
+    fig.autofmt_xdate()
+    return _png(fig, dpi)

@@ -181,6 +181,20 @@ class Selection:
         _require(self.top_k >= 1, "top_k: must be >= 1")
 
 
+@dataclass(frozen=True)
+class WalkForward:
+    """The per-symbol decision report: ``in_sample_months`` to choose on, ``pbo_groups`` (S of
+    CSCV, even), ``bootstrap_seed``."""
+
+    in_sample_months: int = 3
+    pbo_groups: int = 8
+    bootstrap_seed: int = 0
+
+    def check(self) -> None:
+        _require(self.in_sample_months >= 1, "in_sample_months: must be >= 1")
+        _require(self.pbo_groups >= 2 and self.pbo_groups % 2 == 0, "pbo_groups: must be even and >= 2")
+
+
 DEVICE_MODES = ("auto", "cpu", "gpu", "multi-gpu")
 
 
@@ -217,6 +231,7 @@ class Settings:
     grid: Grid = field(default_factory=Grid)
     report: Report = field(default_factory=Report)
     selection: Selection = field(default_factory=Selection)
+    walkforward: WalkForward = field(default_factory=WalkForward)
     device: Device = field(default_factory=Device)
 
     def params(self) -> Params:

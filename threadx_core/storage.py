@@ -30,6 +30,27 @@ def partition_path(root: str | Path, asset: str, symbol: str, month: str) -> Pat
     return Path(root) / asset / f"symbol={symbol}" / f"month={month}.parquet"
 
 
+def symbol_path(root: str | Path, asset: str, symbol: str) -> Path:
+    """Path of a per-symbol partition file (an asset spanning every month of a symbol)."""
+    return Path(root) / asset / f"symbol={symbol}" / "all.parquet"
+
+
+def write_bytes(data: bytes, path: str | Path) -> int:
+    """Atomically write ``data`` to ``path`` (temp file, fsync, rename); returns its size."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(tmp, "wb") as sink:
+            sink.write(data)
+            sink.flush()
+            os.fsync(sink.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return len(data)
+
+
 def write_partition(frame: pd.DataFrame, path: str | Path) -> int:
     """Atomically write ``frame`` (without its index) to ``path``; returns the bytes written.
 

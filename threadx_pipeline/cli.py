@@ -41,16 +41,18 @@ def _load(args: argparse.Namespace) -> tuple[settings.Settings, Path]:
 def _run(args: argparse.Namespace, symbols: list[str], month_labels: list[str], force: bool) -> int:
     import dagster as dg
 
-    from threadx_pipeline.definitions import MONTH_JOB, build_definitions
-    from threadx_pipeline.runs import backfill
+    from threadx_pipeline.definitions import MONTH_JOB, SYMBOL_JOB, build_definitions
+    from threadx_pipeline.runs import backfill, per_symbol
 
     cfg, path = _load(args)
     home = _dagster_home(path.parent)
     print(f"settings: {path}\nDagster instance: {home}\n"
           f"{len(symbols)} symbol(s) × {len(month_labels)} month(s), source {cfg.source.kind}")
     with dg.DagsterInstance.get() as instance:
-        outcomes = backfill(build_definitions(path), MONTH_JOB, instance, symbols, month_labels,
-                            force=force)
+        defs = build_definitions(path)
+        outcomes = backfill(defs, MONTH_JOB, instance, symbols, month_labels, force=force)
+        complete = sorted({o.symbol for o in outcomes} - {o.symbol for o in outcomes if not o.success})
+        outcomes += per_symbol(defs, SYMBOL_JOB, instance, complete)
     failed = [o for o in outcomes if not o.success]
     print(f"{len(outcomes) - len(failed)} partition(s) succeeded, {len(failed)} failed")
     for o in failed:

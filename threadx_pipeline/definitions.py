@@ -13,9 +13,11 @@ from threadx_pipeline.io_manager import WarehouseIOManager
 from threadx_pipeline.market_data import assets as market_data
 from threadx_pipeline.market_data.schedules import build_daily_top_up, build_register_symbols
 from threadx_pipeline.research import assets as research
+from threadx_pipeline.research.decisions import build_walk_forward
 from threadx_pipeline.resources import DeviceManagerResource, MarketDataResource, SettingsResource
 
 MONTH_JOB = "symbol_month_job"
+SYMBOL_JOB = "walk_forward_job"
 
 
 def build_definitions(path: str | Path, *, frozen_now: str | None = None) -> dg.Definitions:
@@ -23,13 +25,16 @@ def build_definitions(path: str | Path, *, frozen_now: str | None = None) -> dg.
     cfg = core_settings.load(path)
     symbol_month = partitions.symbol_month(cfg)
     assets = [*market_data.build(cfg, symbol_month), *research.build(cfg, symbol_month)]
+    walk_forward = build_walk_forward(cfg)
+    symbol_job = dg.define_asset_job(SYMBOL_JOB, selection=dg.AssetSelection.assets(walk_forward),
+                                     description="walk-forward decision report of one symbol")
     job = dg.define_asset_job(MONTH_JOB, selection=dg.AssetSelection.assets(*assets),
                               description="raw_1m, every derived timeframe, indicator caches, "
                                           "sweeps, best-by-run and featured backtests of one symbol-month")
     settings_resource = SettingsResource(path=str(cfg.path))
     return dg.Definitions(
-        assets=assets,
-        jobs=[job],
+        assets=[*assets, walk_forward],
+        jobs=[job, symbol_job],
         schedules=[build_daily_top_up(job, cfg)],
         sensors=[build_register_symbols(cfg)],
         resources={

@@ -29,6 +29,8 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
     root: str
 
     def _path(self, asset_key: dg.AssetKey, partition_key: str | dg.MultiPartitionKey) -> Path:
+        if isinstance(partition_key, str) and "|" not in partition_key:  # a per-symbol asset
+            return storage.symbol_path(self.root, asset_key.path[-1], partition_key)
         symbol, month = split(partition_key)
         return storage.partition_path(self.root, asset_key.path[-1], symbol, month)
 

@@ -18,6 +18,7 @@ import dagster as dg
 from threadx_pipeline.partitions import key, register_symbols
 
 BACKFILL_TAG = "threadx/backfill"
+INFO_LOGS = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,7 @@ def backfill(defs: dg.Definitions, job_name: str, instance: dg.DagsterInstance, 
     job = defs.resolve_job_def(job_name)
     backfill_id = uuid.uuid4().hex[:8]
     total, outcomes = len(symbols) * len(month_labels), []
-    run_config = {"ops": {"raw_1m": {"config": {"force": force}}},
-                  "loggers": {"console": {"config": {"log_level": "INFO"}}}}
+    run_config = {"ops": {"raw_1m": {"config": {"force": force}}}, **INFO_LOGS}
     for month in month_labels:
         for symbol in symbols:
             started = time.perf_counter()
@@ -60,6 +60,22 @@ def backfill(defs: dg.Definitions, job_name: str, instance: dg.DagsterInstance, 
             status = "ok" if outcome.success else f"FAILED: {outcome.error}"
             progress(f"[{len(outcomes)}/{total}] {symbol} {month}: {status} "
                      f"({outcome.seconds:.1f} s, run {result.run_id[:8]})")
+    return outcomes
+
+
+def per_symbol(defs: dg.Definitions, job_name: str, instance: dg.DagsterInstance, symbols: list[str],
+               *, progress: Callable[[str], None] = print) -> list[PartitionRun]:
+    """Materialise the per-symbol ``job_name`` (the walk-forward report) for each symbol."""
+    job, outcomes = defs.resolve_job_def(job_name), []
+    for symbol in symbols:
+        started = time.perf_counter()
+        result = job.execute_in_process(partition_key=symbol, instance=instance, raise_on_error=False,
+                                        run_config=INFO_LOGS)
+        outcome = PartitionRun(symbol, "all months", result.run_id, result.success,
+                               time.perf_counter() - started, _first_error(result))
+        outcomes.append(outcome)
+        status = "ok" if outcome.success else f"FAILED: {outcome.error}"
+        progress(f"{job_name} {symbol}: {status} ({outcome.seconds:.1f} s, run {result.run_id[:8]})")
     return outcomes
 
 

@@ -28,9 +28,10 @@ def test_backfill_materialises_a_month_range_and_records_runs_in_the_instance(pr
         assert storage.partition_path(tmp_path / "wh", "ohlcv_1d", "BTCUSDT", month).exists()
     with dg.DagsterInstance.from_config(str(home)) as instance:
         runs = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.SUCCESS]))
-        assert len(runs) == 2
-        assert len({r.tags[BACKFILL_TAG] for r in runs}) == 1
-        assert {r.tags["dagster/partition"] for r in runs} == {"2024-01|BTCUSDT", "2024-02|BTCUSDT"}
+        monthly = [r for r in runs if r.job_name == "symbol_month_job"]
+        assert len(monthly) == 2 and len({r.tags[BACKFILL_TAG] for r in monthly}) == 1
+        assert {r.tags["dagster/partition"] for r in monthly} == {"2024-01|BTCUSDT", "2024-02|BTCUSDT"}
+        assert [r.tags["dagster/partition"] for r in runs if r.job_name == "walk_forward_job"] == ["BTCUSDT"]
         assert instance.get_dynamic_partitions("symbols") == ["BTCUSDT"]
 
 
