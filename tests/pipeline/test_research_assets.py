@@ -74,5 +74,8 @@ def test_sweep_and_best_by_run_agree_with_the_reference_engine(project, instance
     assert best["run_id"].nunique() == 1
     best_meta = materialization(result, "best_by_run")
     assert best_meta["run_id"] == best["run_id"].iloc[0]
+    folder = root / "reports" / "ETHUSDT" / "2024-02"
     for chart in ("pareto_chart", "heatmap", "distribution"):
         assert best_meta[chart].startswith(f"![{chart}](data:image/png;base64,")
+        assert (folder / f"best_by_run_{chart}.png").read_bytes().startswith(b"\x89PNG")
+    assert (folder / "best_by_run.csv").read_text().splitlines()[0].startswith("timeframe,")

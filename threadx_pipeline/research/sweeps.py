@@ -7,7 +7,7 @@ import time
 import dagster as dg
 import pandas as pd
 
-from threadx_core import selection
+from threadx_core import selection, storage
 from threadx_core.plots import distribution_png, heatmap_png, pareto_png
 from threadx_core.report import markdown_table
 from threadx_core.settings import Settings
@@ -79,11 +79,16 @@ def build_best_by_run(settings: Settings, partitions_def: dg.PartitionsDefinitio
             charts["heatmap"] = heatmap_png(eligible, chosen.objective, f"{title}: by Bollinger settings")
             charts["distribution"] = distribution_png(eligible[chosen.objective], best_value,
                                                       chosen.objective, f"{title}: across the grid")
+        folder = threadx.get().warehouse.root / "reports" / symbol / month
+        storage.write_bytes(top.to_csv(index=False).encode(), folder / "best_by_run.csv")
+        for name, png in charts.items():
+            storage.write_bytes(png, folder / f"best_by_run_{name}.png")
         shown = ("rank", *PARAM_COLUMNS, chosen.objective, "n_trades", "total_return", "max_drawdown")
         context.log.info(f"{symbol} {month}: {len(top)} best of {len(results)} rows by {chosen.objective}; "
                          f"Pareto front {len(front)} points; run {run_id}")
         return dg.Output(top, metadata={
             "run_id": run_id, "objective": chosen.objective, "min_trades": chosen.min_trades,
+            "reports": dg.MetadataValue.path(str(folder)),
             "candidates": len(results), "eligible": len(eligible),
             "top_k": dg.MetadataValue.md(markdown_table(top, tuple(dict.fromkeys(shown)), label="rank")),
             "pareto_front": dg.MetadataValue.md(markdown_table(
