@@ -54,7 +54,7 @@ def _run(args: argparse.Namespace, symbols: list[str], month_labels: list[str], 
         complete = sorted({o.symbol for o in outcomes} - {o.symbol for o in outcomes if not o.success})
         outcomes += per_symbol(defs, SYMBOL_JOB, instance, complete)
     failed = [o for o in outcomes if not o.success]
-    print(f"{len(outcomes) - len(failed)} partition(s) succeeded, {len(failed)} failed")
+    print(f"{len(outcomes) - len(failed)} run(s) succeeded, {len(failed)} failed")
     for o in failed:
         print(f"  {o.symbol} {o.month}: {o.error}", file=sys.stderr)
     return 1 if failed else 0
