@@ -177,6 +177,8 @@ def combo_fast_nb(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: n
                 t += 1
             eq = EquityAcc(t, eq.first, e, n_ret, mean, m2, eq.down_sq, eq.nonzero, undefined,
                            peak, peak_bar, max_dd, mdd_peak_bar, mdd_end)
+        # The general step, as in combo_nb. Kept inline on purpose: a shared function returning
+        # the seven updated values gave identical results but a 15–20 % slower kernel.
         mid = middle[t]
         up = mid + bb_std * sigma[t]
         lo = mid - bb_std * sigma[t]
