@@ -1,7 +1,6 @@
 """``indicators_<tf>`` (every window the grid needs, warmed up on the previous month) and
 ``backtest_report`` / ``backtest_trades`` (the featured parameter sets, run in full)."""
 
-import base64
 import time
 from collections.abc import Iterator
 
@@ -12,6 +11,7 @@ from threadx_core import months, storage
 from threadx_core.indicator_cache import decode_states, month_indicators
 from threadx_core.report import featured, markdown_table
 from threadx_core.settings import Settings
+from threadx_pipeline.metadata import image
 from threadx_pipeline.partitions import previous_and_current_month, split
 from threadx_pipeline.research.sweeps import build_best_by_run, build_sweep
 from threadx_pipeline.resources import SettingsResource
@@ -88,11 +88,10 @@ def build_report(settings: Settings, partitions_def: dg.PartitionsDefinition) ->
         for row in report.metrics.itertuples():
             context.log.info(f"{symbol} {month} {row.run}: {row.n_trades} trades, "
                              f"return {row.total_return:.2%}, Sharpe {row.sharpe:.2f}")
-        chart = base64.b64encode(report.png).decode()
         yield dg.Output(report.equity, output_name="backtest_report", metadata={
             "runs": len(report.metrics), "elapsed_s": round(elapsed, 3),
             "metrics": dg.MetadataValue.md(markdown_table(report.metrics)),
-            "chart": dg.MetadataValue.md(f"![equity and drawdown](data:image/png;base64,{chart})"),
+            "chart": image("equity and drawdown", report.png),
             **{f"{m}": float(report.metrics[m].iloc[0]) for m in ("total_return", "sharpe", "max_drawdown")},
         })
         yield dg.Output(report.trades, output_name="backtest_trades", metadata={

@@ -1,7 +1,6 @@
 """``walk_forward`` [symbol]: walk-forward selection over every stored month, with the deflated
 Sharpe ratio, the probability of backtest overfitting, bootstrap intervals, charts and exports."""
 
-import base64
 import json
 import warnings
 
@@ -12,14 +11,11 @@ from threadx_core import storage
 from threadx_core.decision import decide
 from threadx_core.report import markdown_table
 from threadx_core.settings import Settings
+from threadx_pipeline.metadata import image
 from threadx_pipeline.partitions import SYMBOLS
 from threadx_pipeline.resources import SettingsResource
 
 GROUP = "research"
-
-
-def _image(name: str, png: bytes) -> dg.MetadataValue:
-    return dg.MetadataValue.md(f"![{name}](data:image/png;base64,{base64.b64encode(png).decode()})")
 
 
 def build_walk_forward(settings: Settings) -> dg.AssetsDefinition:
@@ -64,7 +60,7 @@ def build_walk_forward(settings: Settings) -> dg.AssetsDefinition:
                 f"{tf}_bootstrap": dg.MetadataValue.md(markdown_table(
                     report.intervals.reset_index(names="statistic"), ("statistic", "estimate", "low", "high"),
                     label="statistic")),
-                **{f"{tf}_{name}": _image(name, png) for name, png in report.charts.items()},
+                **{f"{tf}_{name}": image(name, png) for name, png in report.charts.items()},
             })
             context.log.info(f"{symbol} {tf}: {len(report.walk.steps)} out-of-sample months, OOS return "
                              f"{summary['out_of_sample_total_return']:.2%}, deflated Sharpe "

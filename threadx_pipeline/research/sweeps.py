@@ -1,7 +1,6 @@
 """``sweep_<tf>`` (every grid combination backtested on one symbol-month) and ``best_by_run``
 (the best combinations across the sweep timeframes of that month, and the Pareto front)."""
 
-import base64
 import time
 
 import dagster as dg
@@ -12,6 +11,7 @@ from threadx_core.plots import distribution_png, heatmap_png, pareto_png
 from threadx_core.report import markdown_table
 from threadx_core.settings import Settings
 from threadx_core.sweep import partition
+from threadx_pipeline.metadata import image
 from threadx_pipeline.partitions import split
 from threadx_pipeline.resources import DeviceManagerResource, SettingsResource
 
@@ -93,8 +93,7 @@ def build_best_by_run(settings: Settings, partitions_def: dg.PartitionsDefinitio
             "top_k": dg.MetadataValue.md(markdown_table(top, tuple(dict.fromkeys(shown)), label="rank")),
             "pareto_front": dg.MetadataValue.md(markdown_table(
                 front, (*PARAM_COLUMNS, "total_return", "max_drawdown", "sharpe"), label="timeframe")),
-            **{name: dg.MetadataValue.md(f"![{name}](data:image/png;base64,{base64.b64encode(png).decode()})")
-               for name, png in charts.items()},
+            **{name: image(name, png) for name, png in charts.items()},
         })
 
     return best_by_run
