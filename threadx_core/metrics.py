@@ -57,8 +57,11 @@ SHORT_WINDOW_MINUTES = 30 * 1440
 class EquityAcc(NamedTuple):
     """Running statistics of an equity curve.
 
-    ``mean``/``m2``: Welford moments of r; ``down_sq``: Σ min(r, 0)²; ``nonzero``: count of
-    r ≠ 0; ``undefined``: some r followed a non-positive equity; drawdown: running ``peak`` at
+    ``sum_r``/``sum_r2``: Σr and Σr² (plain sums: a zero return — every flat bar — leaves them
+    bitwise unchanged, which lets a sweep skip flat stretches, see :func:`equity_acc_repeat`);
+    ``first_r``/``same_r``: the first r and whether every r so far equals it bitwise (then
+    std(r) is exactly 0); ``down_sq``: Σ min(r, 0)²; ``nonzero``: count of r ≠ 0;
+    ``undefined``: some r followed a non-positive equity; drawdown: running ``peak`` at
     ``peak_bar``, deepest ``max_dd`` whose peak was ``mdd_peak_bar`` and which recovered (equity
     back ≥ that peak) at ``mdd_end`` (−1 while not recovered).
     """
@@ -67,8 +70,10 @@ class EquityAcc(NamedTuple):
     first: float
     last: float
     n_ret: int
-    mean: float
-    m2: float
+    sum_r: float
+    sum_r2: float
+    first_r: float
+    same_r: bool
     down_sq: float
     nonzero: int
     undefined: bool
@@ -98,7 +103,7 @@ class TradeAcc(NamedTuple):
 @register_jitable
 def equity_acc_new() -> EquityAcc:
     """An accumulator that has seen no bar."""
-    return EquityAcc(0, np.nan, np.nan, 0, 0.0, 0.0, 0.0, 0, False, np.nan, 0, 0.0, 0, -1)
+    return EquityAcc(0, np.nan, np.nan, 0, 0.0, 0.0, 0.0, True, 0.0, 0, False, np.nan, 0, 0.0, 0, -1)
 
 
 @register_jitable
@@ -106,15 +111,19 @@ def equity_acc_add(acc: EquityAcc, e: float) -> EquityAcc:
     """Feed the equity of the next bar (bars must come in order, one call per bar)."""
     t = acc.bars
     if t == 0:
-        return EquityAcc(1, e, e, 0, 0.0, 0.0, 0.0, 0, False, e, 0, 0.0, 0, -1)
-    n_ret, mean, m2, down_sq = acc.n_ret, acc.mean, acc.m2, acc.down_sq
+        return EquityAcc(1, e, e, 0, 0.0, 0.0, 0.0, True, 0.0, 0, False, e, 0, 0.0, 0, -1)
+    n_ret, sum_r, sum_r2, down_sq = acc.n_ret, acc.sum_r, acc.sum_r2, acc.down_sq
+    first_r, same_r = acc.first_r, acc.same_r
     nonzero, undefined = acc.nonzero, acc.undefined
     if acc.last > 0.0:
         r = e / acc.last - 1.0
+        if n_ret == 0:
+            first_r = r
+        else:
+            same_r = same_r and r == first_r
         n_ret += 1
-        delta = r - mean
-        mean += delta / n_ret
-        m2 += delta * (r - mean)
+        sum_r += r
+        sum_r2 += r * r
         if r < 0.0:
             down_sq += r * r
         if r != 0.0:
@@ -131,8 +140,39 @@ def equity_acc_add(acc: EquityAcc, e: float) -> EquityAcc:
         dd = e / peak - 1.0
         if dd < max_dd:
             max_dd, mdd_peak_bar, mdd_end = dd, peak_bar, -1
-    return EquityAcc(t + 1, acc.first, e, n_ret, mean, m2, down_sq, nonzero, undefined,
-                     peak, peak_bar, max_dd, mdd_peak_bar, mdd_end)
+    return EquityAcc(t + 1, acc.first, e, n_ret, sum_r, sum_r2, first_r, same_r, down_sq, nonzero,
+                     undefined, peak, peak_bar, max_dd, mdd_peak_bar, mdd_end)
+
+
+@register_jitable
+def equity_acc_repeat(acc: EquityAcc, bars: int) -> EquityAcc:
+    """Feed ``bars`` ≥ 1 more bars whose equity is the last one's: bitwise the same accumulator as
+    ``bars`` calls of :func:`equity_acc_add` with ``acc.last``, in O(1).
+
+    Requires ``acc.bars ≥ 1`` and a finite last equity e. Why it is exact: with e > 0 each bar's
+    r = e/e − 1 is exactly 0, which adds exactly 0 to Σr, Σr², Σmin(r, 0)² and no non-zero count,
+    and breaks ``same_r`` unless the first r was 0; with e ≤ 0 each r is undefined. The peak test
+    repeats the last bar's: below the peak the drawdown is the last bar's (no new trough); at the
+    peak only the peak bar moves, and the recovery test can hold only at the first repeated bar
+    (from the second on, the peak bar is a repeated bar, never the deepest trough's peak).
+    """
+    t, e = acc.bars, acc.last
+    n_ret, first_r, same_r, undefined = acc.n_ret, acc.first_r, acc.same_r, acc.undefined
+    if e > 0.0:
+        if n_ret == 0:
+            first_r = 0.0
+        else:
+            same_r = same_r and first_r == 0.0
+        n_ret += bars
+    else:
+        undefined = True
+    peak, peak_bar, mdd_end = acc.peak, acc.peak_bar, acc.mdd_end
+    if e >= peak:
+        if acc.max_dd < 0.0 and mdd_end < 0 and acc.mdd_peak_bar == peak_bar:
+            mdd_end = t
+        peak, peak_bar = e, t + bars - 1
+    return EquityAcc(t + bars, acc.first, e, n_ret, acc.sum_r, acc.sum_r2, first_r, same_r, acc.down_sq,
+                     acc.nonzero, undefined, peak, peak_bar, acc.max_dd, acc.mdd_peak_bar, mdd_end)
 
 
 @register_jitable
@@ -190,10 +230,14 @@ def metrics_into(out: np.ndarray, eq: EquityAcc, tr: TradeAcc, bars_per_year: fl
     if eq.n_ret < 2 or eq.undefined:
         volatility = sharpe = sortino = np.nan
     else:
-        std = math.sqrt(eq.m2 / (eq.n_ret - 1))
+        mean = eq.sum_r / eq.n_ret
+        # Σr² − mean·Σr loses precision only when mean² ≫ var (a near-constant return), never seen
+        # in an equity curve; bitwise-equal returns are caught by same_r and give exactly 0.
+        variance = (eq.sum_r2 - mean * eq.sum_r) / (eq.n_ret - 1)
+        std = 0.0 if eq.same_r or variance <= 0.0 else math.sqrt(variance)
         volatility = std * root_p
-        sharpe = _ratio(eq.mean, std, flat) * root_p
-        sortino = _ratio(eq.mean, math.sqrt(eq.down_sq / eq.n_ret), flat) * root_p
+        sharpe = _ratio(mean, std, flat) * root_p
+        sortino = _ratio(mean, math.sqrt(eq.down_sq / eq.n_ret), flat) * root_p
     if eq.max_dd == 0.0:
         calmar = np.inf if cagr > 0.0 else (0.0 if cagr == 0.0 else np.nan)
         duration = 0

@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from threadx_core import metrics
 
@@ -209,3 +211,47 @@ def test_accumulators_run_as_plain_python_with_the_same_result() -> None:
     frame["qty"], frame["entry_price"], frame["exit_price"] = 1.0, 25.0, 25.0
     got = metrics.summarize(e, frame, 1)
     np.testing.assert_allclose(out, [float(got[k]) for k in metrics.OUTPUT_KEYS], rtol=1e-12)
+
+
+def _fields(acc: metrics.EquityAcc) -> list[str]:
+    """Every field, NaN-safe and bitwise (``repr`` of a float round-trips exactly)."""
+    return [repr(v) for v in acc]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 6),
+       st.lists(st.tuples(st.sampled_from([10_000.0, 9_000.0, 12_000.0, 500.0, 0.0, -250.0, 11_000.5]),
+                          st.integers(1, 6)), max_size=12))
+def test_repeating_the_last_equity_equals_feeding_it_bar_by_bar(first: int,
+                                                              runs: list[tuple[float, int]]) -> None:
+    """equity_acc_repeat (the sweep kernel's flat-stretch path) is bitwise equity_acc_add repeated:
+    runs of equal equities after the initial capital, including new peaks, troughs, recoveries,
+    zero and negative equity."""
+    runs = [(10_000.0, first), *runs]
+    by_bar = fast = metrics.equity_acc_new()
+    for value, length in runs:
+        for _ in range(length):
+            by_bar = metrics.equity_acc_add(by_bar, value)
+        fast = metrics.equity_acc_add(fast, value)
+        if length > 1:
+            fast = metrics.equity_acc_repeat(fast, length - 1)
+        assert _fields(fast) == _fields(by_bar)
+    out_by_bar, out_fast = np.empty(len(metrics.OUTPUT_KEYS)), np.empty(len(metrics.OUTPUT_KEYS))
+    trades = metrics.trade_acc_new()
+    metrics.metrics_into(out_by_bar, by_bar, trades, P_1M, P_1M)
+    metrics.metrics_into(out_fast, fast, trades, P_1M, P_1M)
+    assert _fields(out_fast.tolist()) == _fields(out_by_bar.tolist())
+
+
+def test_a_flat_stretch_after_a_constant_return_makes_the_spread_non_zero() -> None:
+    """std(r) is exactly 0 only while every return is bitwise the same: a repeated (r = 0) bar
+    after constant non-zero returns gives a finite Sharpe, fed either way."""
+    e = 10_000 * 2.0 ** np.arange(4)
+    acc = metrics.equity_acc_new()
+    for value in e:
+        acc = metrics.equity_acc_add(acc, value)
+    assert acc.same_r
+    repeated = metrics.equity_acc_repeat(acc, 2)
+    assert not repeated.same_r
+    got = metrics.summarize(np.r_[e, e[-1], e[-1]], None, 1)
+    assert math.isfinite(got["sharpe"]) and got["volatility"] > 0.0
