@@ -8,7 +8,9 @@ Inputs are the monthly sweep partitions (month → partition of one grid). Out o
   total returns, with S = the largest even number ≤ min(``pbo_groups``, months);
 - stationary-bootstrap confidence intervals of the out-of-sample Sharpe, total return and
   max drawdown;
-- charts: out-of-sample equity + drawdown, and the chosen parameters month after month.
+- charts: out-of-sample equity + drawdown, the chosen parameters month after month, and the
+  latest selection's equity + drawdown over its in-sample window then its out-of-sample month
+  (from the stored daily returns, see :func:`selection_curves`).
 A statistic that the data cannot support (too few months, no trade) is NaN with a ``notes`` entry
 saying why, never a crash.
 """
@@ -23,6 +25,7 @@ import pandas as pd
 
 from threadx_core import aggregate, overfitting
 from threadx_core.plots import equity_drawdown_png, stability_png
+from threadx_core.report import row_params, run_label
 from threadx_core.sweep import partition
 from threadx_core.walkforward import WalkForward, walk_forward
 
@@ -54,7 +57,41 @@ def decide(partitions: Mapping[str, pd.DataFrame], *, in_sample_months: int, obj
     charts = {"out_of_sample_equity": equity_drawdown_png({"out of sample": equity},
                                                           f"{title}: walk-forward out of sample"),
               "parameter_stability": stability_png(walk.steps, f"{title}: chosen parameters")}
+    latest = walk.steps.iloc[-1]
+    curves = selection_curves(aligned, latest)
+    if curves:
+        label = run_label(row_params(latest), str(aligned[latest["out_of_sample"]]["timeframe"].iloc[0]))
+        charts["selection_equity"] = equity_drawdown_png(curves, f"{title}: latest selection {label}")
+    else:
+        notes.append(f"no selection equity chart: the latest step ({latest['out_of_sample']}) stays in cash")
     return DecisionReport(walk, dsr, pbo, intervals, charts, notes)
+
+
+def selection_curves(aligned: Mapping[str, pd.DataFrame], step: Mapping) -> dict[str, pd.Series]:
+    """Equity (money, from the grid's ``initial_capital``) of the combination chosen at ``step`` (a
+    row of ``walk.steps``; ``aligned`` as :func:`aggregate.align` returns the partitions), without
+    re-running: ``"in sample <first>…<last>"`` compounds its daily returns over the in-sample
+    window (:func:`aggregate.chain`, as the walk-forward ranked it; :func:`aggregate.equity_curve`),
+    and ``"out of sample <month>"`` continues from that curve's end with the month's stored daily
+    returns. Points sit at the end of each UTC day, the first at the start of the window. Empty for
+    a cash step (``combo`` −1)."""
+    combo = int(step["combo"])
+    if combo < 0:
+        return {}
+    first, last, month = step["in_sample_first"], step["in_sample_last"], step["out_of_sample"]
+    window = aggregate.chain([frame for label, frame in aligned.items() if first <= label <= last])
+    capital = float(window["initial_capital"].iloc[combo])
+    in_sample = _equity(window, combo, capital)
+    out_of_sample = _equity(aligned[month], combo, float(in_sample.iloc[-1]))
+    return {f"in sample {first}…{last}": in_sample, f"out of sample {month}": out_of_sample}
+
+
+def _equity(piece: pd.DataFrame, combo: int, start: float) -> pd.Series:
+    """``start`` compounded by row ``combo``'s daily returns of ``piece`` (a partition-shaped frame),
+    indexed by the start of its first day, then the end of each day."""
+    daily = partition.daily_returns(piece).iloc[:, combo]
+    times = daily.index[:1].append(daily.index + pd.Timedelta(days=1))
+    return pd.Series(start * aggregate.equity_curve(daily.to_numpy(np.float64)), index=times, name="equity")
 
 
 def _deflated_sharpe(walk: WalkForward, months: list[pd.DataFrame], notes: list[str]) -> float:

@@ -40,10 +40,14 @@ def test_walk_forward_chooses_in_sample_judges_out_of_sample_and_exports(tmp_pat
     for chart in ("out_of_sample_equity", "parameter_stability"):
         assert meta[f"1h_{chart}"].startswith(f"![{chart}](data:image/png;base64,")
     reports = root / "reports" / "BTCUSDT"
-    exported = json.loads((reports / "1h_selection.json").read_text())
+    exported = json.loads((reports / "1h_selection.json").read_text(), parse_constant=_not_json)
     assert exported["selection"]["bb_period"] == steps["bb_period"].iloc[0]
     assert (reports / "1h_out_of_sample_equity.png").read_bytes().startswith(b"\x89PNG")
     assert (reports / "1h_walk_forward.csv").read_text().startswith("in_sample_first")
+
+
+def _not_json(constant: str) -> None:
+    raise AssertionError(f"{constant} is not JSON: non-finite numbers must be exported as null")
 
 
 def test_too_few_months_is_a_warning_not_a_failure(project, instance):

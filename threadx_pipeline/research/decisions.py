@@ -9,7 +9,7 @@ import pandas as pd
 
 from threadx_core import storage
 from threadx_core.decision import decide
-from threadx_core.report import markdown_table
+from threadx_core.report import json_ready, markdown_table
 from threadx_core.settings import Settings
 from threadx_pipeline.metadata import image
 from threadx_pipeline.partitions import SYMBOLS
@@ -79,4 +79,5 @@ def _export(folder, tf: str, report, summary: dict, selection: dict) -> None:
     storage.write_bytes(report.walk.steps.to_csv(index=False).encode(), folder / f"{tf}_walk_forward.csv")
     document = {"timeframe": tf, "selection": selection, "statistics": summary,
                 "bootstrap": report.intervals.to_dict(orient="index"), "notes": report.notes}
-    storage.write_bytes(json.dumps(document, indent=2, default=str).encode(), folder / f"{tf}_selection.json")
+    storage.write_bytes(json.dumps(json_ready(document), indent=2, allow_nan=False).encode(),
+                        folder / f"{tf}_selection.json")
