@@ -1,4 +1,4 @@
-"""The ``threadx`` command: ``demo``, ``backfill`` and ``bench``.
+"""The ``threadx`` command: ``demo``, ``backfill``, ``aggregate`` and ``bench``.
 
 Every command reads the same ``threadx.toml`` as the Dagster code location (``--config`` or the
 search order of ``threadx_pipeline.config``), and records its runs in the Dagster instance at
@@ -77,20 +77,53 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return code
 
 
-def cmd_backfill(args: argparse.Namespace) -> int:
-    cfg, _ = _load(args)
+def _symbols(args: argparse.Namespace, cfg: settings.Settings) -> list[str]:
+    """``--symbols`` (default: every ``[universe]`` symbol); raises ``ValueError`` naming unknown ones."""
     symbols = args.symbols.split(",") if args.symbols else list(cfg.universe.symbols)
     unknown = [s for s in symbols if s not in cfg.universe.symbols]
     if unknown:
-        print(f"symbol(s) {unknown} are not in [universe] symbols {list(cfg.universe.symbols)}",
-              file=sys.stderr)
-        return 2
+        raise ValueError(f"symbol(s) {unknown} are not in [universe] symbols {list(cfg.universe.symbols)}")
+    return symbols
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    cfg, _ = _load(args)
+    symbols = _symbols(args, cfg)
     first = args.start or cfg.universe.start_month
     last = args.end or months.label(months.now())
     if months.parse(first) < months.parse(cfg.universe.start_month):
         print(f"--from {first} precedes [universe] start_month {cfg.universe.start_month}", file=sys.stderr)
         return 2
     return _run(args, symbols, months.span(first, last), force=args.force)
+
+
+def cmd_aggregate(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from threadx_pipeline.definitions import build_definitions
+    from threadx_pipeline.research.periods import ASSET as FULL_PERIOD
+    from threadx_pipeline.runs import full_period
+
+    cfg, path = _load(args)
+    symbols = _symbols(args, cfg)
+    for month in (args.first, args.last):
+        if month:
+            months.parse(month)
+    if args.first and args.last:
+        months.span(args.first, args.last)
+    home = _dagster_home(path.parent)
+    print(f"settings: {path}\nDagster instance: {home}\n{FULL_PERIOD} of {len(symbols)} symbol(s) over "
+          f"{args.first or 'the first stored month'}..{args.last or 'the last stored month'}")
+    with dg.DagsterInstance.get() as instance:
+        outcomes = full_period(build_definitions(path), instance, symbols, args.first, args.last)
+        for o in outcomes:
+            if o.success:
+                (record,) = instance.fetch_materializations(dg.AssetRecordsFilter(
+                    asset_key=dg.AssetKey(FULL_PERIOD), asset_partitions=[o.symbol]), limit=1).records
+                print(f"{o.symbol}: CSV {record.asset_materialization.metadata['csv'].value}")
+            else:
+                print(f"{FULL_PERIOD} {o.symbol} failed: {o.error}", file=sys.stderr)
+    return 1 if any(not o.success for o in outcomes) else 0
 
 
 BENCHES = {
@@ -128,6 +161,12 @@ def main(argv: list[str] | None = None) -> int:
     bf.add_argument("--to", dest="end", help="last month YYYY-MM, inclusive (default: current month)")
     bf.add_argument("--force", action="store_true", help="re-fetch finished, complete months")
     bf.set_defaults(func=cmd_backfill)
+
+    agg = sub.add_parser("aggregate", help="full-period metrics over a month range, from the stored sweeps")
+    agg.add_argument("--symbols", help="comma-separated (default: every [universe] symbol)")
+    agg.add_argument("--first", help="first month YYYY-MM (default: the first stored month)")
+    agg.add_argument("--last", help="last month YYYY-MM, inclusive (default: the last stored month)")
+    agg.set_defaults(func=cmd_aggregate)
 
     bench = sub.add_parser("bench", help="measure a stage; figures go to docs/BENCHMARKS.md")
     bench.add_argument("what", choices=sorted(BENCHES))

@@ -14,6 +14,7 @@ from threadx_pipeline.market_data import assets as market_data
 from threadx_pipeline.market_data.schedules import build_daily_top_up, build_register_symbols
 from threadx_pipeline.research import assets as research
 from threadx_pipeline.research.decisions import build_walk_forward
+from threadx_pipeline.research.periods import build_full_period
 from threadx_pipeline.resources import DeviceManagerResource, MarketDataResource, SettingsResource
 
 MONTH_JOB = "symbol_month_job"
@@ -33,7 +34,7 @@ def build_definitions(path: str | Path, *, frozen_now: str | None = None) -> dg.
                                           "sweeps, best-by-run and featured backtests of one symbol-month")
     settings_resource = SettingsResource(path=str(cfg.path))
     return dg.Definitions(
-        assets=[*assets, walk_forward],
+        assets=[*assets, walk_forward, build_full_period(cfg)],
         jobs=[job, symbol_job],
         schedules=[build_daily_top_up(job, cfg)],
         sensors=[build_register_symbols(cfg)],
