@@ -30,14 +30,22 @@ from tests.pipeline.conftest import write_project
 
 REPO = Path(__file__).resolve().parents[2]
 SYMBOL = "BTCUSDT"
-MONTH = "2024-01"
-#: the featured set of the report equals the only grid point, so the demo stays small and fast
-GRID = """
+#: the demo's months, from ``[universe] start_month``: the walk-forward chooses on one month and
+#: judges on the next, so three months give it two out-of-sample steps
+MONTHS = ("2024-01", "2024-02", "2024-03")
+#: the only sweep timeframe: ``walk_forward`` prefixes its metadata entries with it
+SWEEP_TF = "1h"
+#: a two-point grid (the report's featured set is one of them) keeps the demo small and fast, and
+#: still gives the walk-forward a choice to make and CSCV (PBO) two strategies to compare
+EXTRA_SETTINGS = """
 [grid]
 bb_period = [20]
 bb_std = [2.0]
 atr_period = [14]
-atr_mult = [1.5]
+atr_mult = [1.5, 2.0]
+
+[walkforward]
+in_sample_months = 1
 """
 CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -90,16 +98,17 @@ def chromium() -> tuple[str, str]:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
-    """``threadx --config … demo --months 1`` on a one-symbol project, into a fresh instance that
-    uses the project's ``dagster.yaml``."""
+    """``threadx --config … demo --months 3`` on a one-symbol project, into a fresh instance that
+    uses the project's ``dagster.yaml``: every symbol-month asset, then ``walk_forward``."""
     folder = tmp_path_factory.mktemp("ui_project")
-    settings = write_project(folder, symbols=(SYMBOL,), derive=("15m", "1h"), sweep=("1h",), extra=GRID)
+    settings = write_project(folder, symbols=(SYMBOL,), derive=("15m", SWEEP_TF), sweep=(SWEEP_TF,),
+                             extra=EXTRA_SETTINGS)
     home = folder / "dagster_home"
     home.mkdir()
     shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
     env = {**os.environ, "DAGSTER_HOME": str(home), "THREADX_CONFIG": str(settings)}
     done = subprocess.run([sys.executable, "-m", "threadx_pipeline.cli", "--config", str(settings), "demo",
-                           "--months", "1"], cwd=folder, env=env, capture_output=True, text=True,
+                           "--months", str(len(MONTHS))], cwd=folder, env=env, capture_output=True, text=True,
                           timeout=DEMO_TIMEOUT_S)
     assert done.returncode == 0, f"threadx demo failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     return Demo(folder, settings, env)
@@ -153,9 +162,32 @@ def server(demo: Demo) -> Iterator[Server]:
                 pytest.fail(f"dagster-webserver did not answer on {url} within {SERVER_START_S} s:\n"
                             f"{srv.log_tail()}")
             time.sleep(0.5)
+        _wait_for_code_location(srv, deadline)
         yield srv
     finally:
         _stop(process)
+
+
+_LOCATIONS_QUERY = """{ workspaceOrError { __typename ... on Workspace { locationEntries {
+  name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
+
+
+def _wait_for_code_location(server: Server, deadline: float) -> None:
+    """Wait (until ``deadline``) for the workspace's code locations to load; fail with the load
+    error of one that does not (the UI would only show an empty asset graph)."""
+    while True:
+        workspace = server.graphql(_LOCATIONS_QUERY)["workspaceOrError"]
+        entries = workspace.get("locationEntries") or []
+        errors = [f"{e['name']}: {e['locationOrLoadError']['message']}" for e in entries
+                  if (e["locationOrLoadError"] or {}).get("__typename") == "PythonError"]
+        if errors:
+            pytest.fail("the code location failed to load:\n" + "\n".join(errors), pytrace=False)
+        if entries and all(e["loadStatus"] == "LOADED" for e in entries):
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"the code location did not load within {SERVER_START_S} s ({workspace}):\n"
+                        f"{server.log_tail()}", pytrace=False)
+        time.sleep(0.5)
 
 
 def _skip_first_visit_dialog(driver, server: Server) -> None:

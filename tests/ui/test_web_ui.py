@@ -1,10 +1,12 @@
 """The web UI, tried as a new user would (issue 5, item 5).
 
-``threadx demo`` materialises one symbol-month; ``dagster-webserver`` serves the project's code
-location on loopback; headless Chromium opens the global asset lineage (every asset of the graph
-must be drawn, in view) and the ``backtest_report`` page, whose "chart" metadata entry must open
-and display the equity/drawdown PNG. A screenshot of each is written to the test's temporary
-folder, and to ``docs/screenshots/`` when ``THREADX_UPDATE_SCREENSHOTS=1``.
+``threadx demo`` materialises one symbol over three months, then its ``walk_forward`` report;
+``dagster-webserver`` serves the project's code location on loopback; headless Chromium opens the
+global asset lineage (every asset of the graph must be drawn, in view), the ``backtest_report``
+page, whose "chart" metadata entry must open and display the equity/drawdown PNG, and the
+``walk_forward`` page, whose out-of-sample equity and parameter stability charts must do the same.
+A screenshot of each is written to the test's temporary folder, and the published ones to
+``docs/screenshots/`` when ``THREADX_UPDATE_SCREENSHOTS=1``.
 """
 
 from __future__ import annotations
@@ -16,14 +18,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.ui.conftest import MONTH, REPO, SYMBOL
+from tests.ui.conftest import MONTHS, REPO, SWEEP_TF, SYMBOL
 
 pytestmark = pytest.mark.slow
 
 DOCS_SHOTS = REPO / "docs" / "screenshots"
-#: every asset the test project defines (derive 15m + 1h, sweep 1h)
+#: assets the test project must define (derive 15m + 1h, sweep 1h); the graph test requires every
+#: asset the code location defines to be drawn, these included, so a new asset needs no edit here
 ASSETS = ("raw_1m", "ohlcv_15m", "ohlcv_1h", "indicators_1h", "sweep_1h", "best_by_run",
-          "backtest_report", "backtest_trades")
+          "backtest_report", "backtest_trades", "walk_forward")
+#: ``walk_forward`` charts (metadata ``<tf>_<name>``) that must open, and the screenshot of each
+#: (None: kept in the test's temporary folder only)
+WALK_FORWARD_CHARTS = {"out_of_sample_equity": "walk-forward-report.png", "parameter_stability": None}
 #: how long the UI may take to show something (a bound against hangs, not a timing check)
 UI_WAIT_S = 60
 
@@ -38,6 +44,15 @@ for (const el of document.querySelectorAll('foreignObject *')) {
       && r.right <= window.innerWidth && r.bottom <= window.innerHeight) shown.add(el.textContent.trim());
 }
 return names.filter(n => !shown.has(n));
+"""
+
+#: labels of the visible rows of the asset page's metadata table (not the rows of a Markdown table
+#: shown inside an entry)
+_METADATA_LABELS_JS = """
+return Array.from(document.querySelectorAll('tr'))
+  .filter(tr => !tr.parentElement.closest('tr, thead') && tr.cells.length >= 2 && tr.cells[0].tagName === 'TD'
+                && tr.getBoundingClientRect().height > 0)
+  .map(tr => tr.cells[0].textContent.trim());
 """
 
 #: how many finite animations and transitions are still running (spinners loop forever: ignored)
@@ -86,24 +101,59 @@ def _wait(driver, shots: Path, name: str, condition: Callable[[], object], what:
         WebDriverWait(driver, timeout, poll_frequency=0.25).until(probe)
         return last[0]
     except TimeoutException:
-        failed = shots / f"FAILED-{name}.png"
-        driver.save_screenshot(str(failed))
-        pytest.fail(f"{what} (after {timeout} s; last seen: {last[0]!r}; page: {driver.current_url}; "
-                    f"screenshot: {failed})", pytrace=False)
+        pass  # fail outside the handler, so the report does not chain the TimeoutException
+    failed = shots / f"FAILED-{name}.png"
+    driver.save_screenshot(str(failed))
+    pytest.fail(f"{what} (after {timeout} s; last seen: {last[0]!r}; page: {driver.current_url}; "
+                f"screenshot: {failed})", pytrace=False)
 
 
-def _keep(driver, shots: Path, name: str) -> Path:
+def _keep(driver, shots: Path, name: str, publish: bool = True) -> Path:
     """Once nothing moves any more (dialogs fade in, graphs pan), screenshot the window to
-    ``shots/name``; copy it to docs/screenshots when asked to."""
+    ``shots/name``; copy it to docs/screenshots when asked to (and ``publish``)."""
     _wait(driver, shots, name.removesuffix(".png"), lambda: driver.execute_script(_MOVING_JS),
           "the page never stopped animating", done=lambda moving: moving == 0)
     path = shots / name
     assert driver.save_screenshot(str(path)), f"could not write {path}"
     assert path.stat().st_size < 300_000, f"{name} is {path.stat().st_size} bytes, more than 300 KB"
-    if os.environ.get("THREADX_UPDATE_SCREENSHOTS") == "1":
+    if publish and os.environ.get("THREADX_UPDATE_SCREENSHOTS") == "1":
         DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, DOCS_SHOTS / name)
     return path
+
+
+def _open_markdown_image(driver, server, shots: Path, asset: str, partition: str, label: str,
+                         name: str) -> dict:
+    """On ``asset``'s page, wait for its latest materialisation (``partition``), open the
+    ``label`` metadata entry ([Show Markdown]) and check that the dialog displays its PNG: a
+    decoded data-URI image with a natural size, in view and opaque. Returns the image's state."""
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{server.url}/assets/{asset}")
+    _wait(driver, shots, name, lambda: [
+        e for e in driver.find_elements(By.XPATH, f"//*[normalize-space(text())='{partition}']")
+        if e.is_displayed()], f"the {asset} page never showed its materialisation of {partition}")
+    _wait(driver, shots, name, lambda: driver.execute_script(_METADATA_LABELS_JS),
+          f"the {asset} page never showed a metadata table")
+    # the table is drawn at once from one query: a label missing a few seconds later is missing
+    _wait(driver, shots, name, lambda: driver.execute_script(_METADATA_LABELS_JS),
+          f"{asset} {partition} has no {label!r} metadata entry ('last seen' lists the entries it has)",
+          done=lambda labels: label in labels, timeout=10)
+    show = _wait(driver, shots, name, lambda: [
+        e for e in driver.find_elements(
+            By.XPATH, f"//tr[td[normalize-space(.)='{label}']]//*[normalize-space(text())='[Show Markdown]']")
+        if e.is_displayed()], f"the {asset} metadata entry {label!r} has no [Show Markdown]")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", show[0])
+    show[0].click()
+    image = _wait(driver, shots, name, lambda: driver.execute_script(_DIALOG_IMAGE_JS),
+                  f"the {asset} {label!r} dialog did not display a decoded PNG data-URI image in view",
+                  done=lambda s: bool(s and s["complete"] and s["width"] > 0 and s["height"] > 0
+                                      and s["inView"] and s["opaque"]))
+    assert image["width"] >= 200 and image["height"] >= 100, image
+    assert image["srcLength"] > 1000, image
+    assert driver.find_elements(By.XPATH, f"//*[@role='dialog']//*[normalize-space(text())='{label}']"), \
+        f"the dialog that opened is not titled {label!r}"
+    return image
 
 
 def test_asset_graph_shows_every_asset(browser, server, shots: Path) -> None:
@@ -126,32 +176,25 @@ def test_asset_graph_shows_every_asset(browser, server, shots: Path) -> None:
     _wait(driver, shots, "graph", lambda: [m for m in driver.find_elements(By.XPATH, "//*[@role='menuitem']")
                                           if m.is_displayed()], "the graph settings menu did not close",
           done=lambda open_items: not open_items)
-    _wait(driver, shots, "graph", lambda: driver.execute_script(_MISSING_LABELS_JS, list(ASSETS)),
-          "some assets are not drawn in view in the global asset graph",
+    nodes = server.graphql("{ assetNodes { assetKey { path } } }")["assetNodes"]
+    defined = sorted("/".join(node["assetKey"]["path"]) for node in nodes)
+    assert set(ASSETS) <= set(defined), f"assets {sorted(set(ASSETS) - set(defined))} are not defined"
+    _wait(driver, shots, "graph", lambda: driver.execute_script(_MISSING_LABELS_JS, defined),
+          f"some of the {len(defined)} assets are not drawn in view in the global asset graph",
           done=lambda missing: missing == [])
     _keep(driver, shots, "asset-graph.png")
 
 
 def test_report_chart_is_displayed(browser, server, shots: Path) -> None:
-    from selenium.webdriver.common.by import By
+    # months run in calendar order: the latest materialisation is the last month's
+    _open_markdown_image(browser, server, shots, "backtest_report", f"{MONTHS[-1]}|{SYMBOL}", "chart",
+                         "report")
+    _keep(browser, shots, "report-chart.png")
 
-    driver = browser
-    driver.get(f"{server.url}/assets/backtest_report")
-    partition = f"{MONTH}|{SYMBOL}"
-    _wait(driver, shots, "report", lambda: [
-        e for e in driver.find_elements(By.XPATH, f"//*[normalize-space(text())='{partition}']")
-        if e.is_displayed()], f"the backtest_report page never showed its materialisation of {partition}")
-    show = _wait(driver, shots, "report", lambda: [
-        e for e in driver.find_elements(
-            By.XPATH, "//tr[td[normalize-space(.)='chart']]//*[normalize-space(text())='[Show Markdown]']")
-        if e.is_displayed()], "the metadata table has no 'chart' row with [Show Markdown]")
-    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", show[0])
-    show[0].click()
-    image = _wait(driver, shots, "report", lambda: driver.execute_script(_DIALOG_IMAGE_JS),
-                  "the chart dialog did not display a decoded PNG data-URI image in view",
-                  done=lambda s: bool(s and s["complete"] and s["width"] > 0 and s["height"] > 0
-                                      and s["inView"] and s["opaque"]))
-    assert image["width"] >= 200 and image["height"] >= 100, image
-    assert image["srcLength"] > 1000, image
-    assert driver.find_elements(By.XPATH, "//*[@role='dialog']//*[normalize-space(text())='chart']")
-    _keep(driver, shots, "report-chart.png")
+
+@pytest.mark.parametrize("chart", list(WALK_FORWARD_CHARTS))
+def test_walk_forward_chart_is_displayed(browser, server, shots: Path, chart: str) -> None:
+    screenshot = WALK_FORWARD_CHARTS[chart]
+    _open_markdown_image(browser, server, shots, "walk_forward", SYMBOL, f"{SWEEP_TF}_{chart}",
+                         f"walk-forward-{chart}")
+    _keep(browser, shots, screenshot or f"walk-forward-{chart}.png", publish=screenshot is not None)
