@@ -113,20 +113,23 @@ def combo_nb(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.nda
 @register_jitable
 def combo_fast_nb(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray,
                   middle: np.ndarray, sigma: np.ndarray, atr: np.ndarray, bb_std: float,
-                  p: backtest_nb.LoopParams, day_end: np.ndarray, bars_per_year: float,
-                  elapsed_minutes: float, out: np.ndarray, daily: np.ndarray) -> None:
+                  p: backtest_nb.LoopParams, crosses: np.ndarray, day_end: np.ndarray,
+                  bars_per_year: float, elapsed_minutes: float, out: np.ndarray,
+                  daily: np.ndarray) -> None:
     """:func:`combo_nb` with a fast path over flat stretches: the CPU kernel's body, bitwise the
     same results.
 
     A bar that starts flat with no pending order changes no state unless it signals an entry,
-    and its equity is the previous bar's (cash + 0·close, prices being finite). Such bars — not
-    the first, nor a day's last (daily sample) or the window's last, with a finite equity — run
-    in a tight loop that only tests the band crosses of :func:`backtest_nb.entry_side` (an entry
-    also needs a finite ATR and an equity > 0); the stretch is then fed to the equity
-    accumulator at once by :func:`metrics.equity_acc_repeat`, bitwise the same as bar by bar.
-    The bar that signals an entry, and every other bar, takes the general step
-    (:func:`backtest_nb.step_bar`, :func:`metrics.equity_acc_add`). Flat bars are most bars of a
-    mean-reversion sweep (about 80 % on the reference grid).
+    and its equity is the previous bar's (cash + 0·close, prices being finite). It signals one
+    only at a band cross of ``crosses`` (this combination's, :mod:`threadx_core.sweep.signals`,
+    increasing window positions) with a finite ATR and an equity > 0. So from such a bar — not
+    the first, with a finite equity — the kernel jumps to the next cross that can enter, or to
+    the day's last bar (daily sample; the window's last is one) if that comes first, and feeds
+    the bars skipped to the equity accumulator at once (:func:`metrics.equity_acc_repeat`,
+    bitwise the same as bar by bar). The bar jumped to, and every other bar, takes the general
+    step (:func:`backtest_nb.step_bar`, :func:`metrics.equity_acc_add`) with the previous bar's
+    bands recomputed by the same expressions. Flat bars are most bars of a mean-reversion sweep
+    (about 80 % on the reference grid), and cost nothing here.
     """
     n = close.size
     st = initial_state(p.initial_capital)
@@ -134,27 +137,22 @@ def combo_fast_nb(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: n
     tr = trade_acc_new()
     up_prev, lo_prev = np.nan, np.nan
     day, day_start = 0, p.initial_capital
-    allow_short = p.allow_short
+    k, k_end = 0, crosses.size
     t = 0
     while t < n:
-        if (t > 0 and st.side == 0 and st.pending == NO_ORDER and t < day_end[day]
-                and math.isfinite(eq.last)):
-            stop = day_end[day]  # < n: the day's last bar (and the window's) takes the general step
+        if t > 0 and st.side == 0 and st.pending == NO_ORDER and math.isfinite(eq.last):
+            target = day_end[day]
             can_enter = eq.last > 0.0
-            first = t
-            c_prev = close[t - 1]
-            while t < stop:
-                c = close[t]
-                mid = middle[t]
-                up = mid + bb_std * sigma[t]
-                lo = mid - bb_std * sigma[t]
-                if (c < lo and c_prev >= lo_prev) or (allow_short and c > up and c_prev <= up_prev):
-                    if can_enter and math.isfinite(atr[t]):
-                        break
-                up_prev, lo_prev, c_prev = up, lo, c
-                t += 1
-            if t > first:
-                eq = equity_acc_repeat(eq, t - first)
+            while k < k_end and crosses[k] < target:
+                if crosses[k] >= t and can_enter and math.isfinite(atr[crosses[k]]):
+                    target = crosses[k]
+                    break
+                k += 1
+            if target > t:
+                eq = equity_acc_repeat(eq, target - t)
+                t = target
+                up_prev = middle[t - 1] + bb_std * sigma[t - 1]
+                lo_prev = middle[t - 1] - bb_std * sigma[t - 1]
         # The general step, as in combo_nb. Kept inline on purpose: a shared function returning
         # the seven updated values gave identical results but a 15–20 % slower kernel.
         mid = middle[t]
@@ -209,7 +207,8 @@ def _build(dependencies: str) -> Any:
     @njit(parallel=True, cache=True, nogil=True, error_model="numpy")
     def sweep_nb(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray,
                  middle: np.ndarray, sigma: np.ndarray, atr: np.ndarray, bb_row: np.ndarray,
-                 atr_row: np.ndarray, scalars: np.ndarray, day_end: np.ndarray,
+                 atr_row: np.ndarray, scalars: np.ndarray, signal_row: np.ndarray,
+                 signal_start: np.ndarray, signal_bars: np.ndarray, day_end: np.ndarray,
                  bars_per_year: float, elapsed_minutes: float, start: int, stop: int,
                  out: np.ndarray, daily: np.ndarray) -> None:
         """Combinations ``start ≤ i < stop`` in parallel; row ``i − start`` of ``out``
@@ -217,9 +216,11 @@ def _build(dependencies: str) -> Any:
         dependencies  # noqa: B018 -- a closure variable keys the on-disk cache on it
         for j in prange(stop - start):
             i = start + j
+            s = signal_row[i]
             combo_cpu(open_, high, low, close, middle[bb_row[i]], sigma[bb_row[i]],
-                      atr[atr_row[i]], scalars[i, 0], combo_params(scalars, i), day_end,
-                      bars_per_year, elapsed_minutes, out[j], daily[j])
+                      atr[atr_row[i]], scalars[i, 0], combo_params(scalars, i),
+                      signal_bars[signal_start[s]:signal_start[s + 1]], day_end, bars_per_year,
+                      elapsed_minutes, out[j], daily[j])
 
     return sweep_nb
 
@@ -234,6 +235,7 @@ def run_chunk(layout: Layout, start: int, stop: int) -> tuple[np.ndarray, np.nda
     daily = np.empty((stop - start, layout.n_days))
     with parallel_chunksize(PARALLEL_CHUNK):
         sweep_nb(layout.open, layout.high, layout.low, layout.close, layout.middle, layout.sigma,
-                 layout.atr, layout.bb_row, layout.atr_row, layout.scalars, layout.day_end,
+                 layout.atr, layout.bb_row, layout.atr_row, layout.scalars, layout.signal_row,
+                 layout.signal_start, layout.signal_bars, layout.day_end,
                  layout.bars_per_year, layout.elapsed_minutes, start, stop, out, daily)
     return out, daily

@@ -2,8 +2,9 @@
 
 Memory is O(bars × distinct indicator windows + combinations): Bollinger middle/σ are computed
 once per distinct ``bb_period`` and ATR once per distinct ``(atr_period, atr_method)``; each
-combination only holds two row indices into those matrices and one row of scalars. No
-bars × combinations array is ever built.
+combination only holds row indices into those matrices and one row of scalars. The entry crosses
+of each distinct band setting are listed once (:mod:`threadx_core.sweep.signals`, a few percent of
+the bars each). No bars × combinations array is ever built.
 
 Evaluation window and warm-up
 -----------------------------
@@ -27,6 +28,7 @@ from threadx_core.engine.backtest import bar_times, infer_bar_minutes
 from threadx_core.engine.params import Params
 from threadx_core.indicator_cache import atr_column, bb_columns
 from threadx_core.sweep.grid import Grid
+from threadx_core.sweep.signals import entry_signals
 from threadx_core.timeframes import MINUTES_PER_YEAR
 
 PRICE_COLUMNS = ("open", "high", "low", "close")
@@ -48,6 +50,8 @@ class Layout:
       method)`` of ``atr_windows``; NaN where undefined (warm-up shortens the NaN prefix);
     * ``bb_row``/``atr_row``: ``(m,)`` row of each combination in those matrices;
     * ``scalars``: ``(m, len(SCALAR_COLUMNS))``;
+    * ``signal_row``/``signal_start``/``signal_bars``: the band crosses of each combination's
+      band setting (:class:`threadx_core.sweep.signals.Signals`);
     * ``day_end``: ``(d,)`` window positions of the last bar of each UTC day, ``days`` their
       dates (UTC midnight);
     * ``times``: the window's bar open times; ``bar_minutes``; ``bars_per_year`` = 525 600 /
@@ -66,6 +70,9 @@ class Layout:
     bb_row: np.ndarray
     atr_row: np.ndarray
     scalars: np.ndarray
+    signal_row: np.ndarray
+    signal_start: np.ndarray
+    signal_bars: np.ndarray
     day_end: np.ndarray
     days: pd.DatetimeIndex
     times: pd.DatetimeIndex
@@ -184,14 +191,19 @@ def build(ohlcv: pd.DataFrame, grid: Grid | None = None, *, bar_minutes: float |
     bb_index = {p: i for i, p in enumerate(grid.bb_periods())}
     atr_index = {w: i for i, w in enumerate(grid.atr_windows())}
     ends, days = day_ends(window)
+    bb_row = np.array([bb_index[p.bb_period] for p in grid], dtype=np.int64)
+    scalars = np.array([scalar_row(p) for p in grid], dtype=np.float64).reshape(len(grid), -1)
+    close_window = np.ascontiguousarray(close[first:])
+    signals = entry_signals(close_window, middle, sigma, bb_row, scalars[:, SCALAR_COLUMNS.index("bb_std")],
+                            scalars[:, SCALAR_COLUMNS.index("allow_short")] != 0.0)
     return Layout(
         open=np.ascontiguousarray(open_[first:]), high=np.ascontiguousarray(high[first:]),
-        low=np.ascontiguousarray(low[first:]), close=np.ascontiguousarray(close[first:]),
+        low=np.ascontiguousarray(low[first:]), close=close_window,
         middle=middle, sigma=sigma, atr=atr,
         bb_periods=tuple(grid.bb_periods()), atr_windows=tuple(grid.atr_windows()),
-        bb_row=np.array([bb_index[p.bb_period] for p in grid], dtype=np.int64),
+        bb_row=bb_row,
         atr_row=np.array([atr_index[(p.atr_period, p.atr_method)] for p in grid], dtype=np.int64),
-        scalars=np.array([scalar_row(p) for p in grid], dtype=np.float64).reshape(len(grid), -1),
+        scalars=scalars, signal_row=signals.row, signal_start=signals.start, signal_bars=signals.bars,
         day_end=ends, days=days, times=window, bar_minutes=minutes,
         bars_per_year=MINUTES_PER_YEAR / minutes,
         elapsed_minutes=(window[-1] - window[0]).total_seconds() / 60.0 + minutes,
