@@ -22,7 +22,7 @@ positive divisor on the inputs the layout accepts (finite prices > 0), so result
 CUDA kernel keep the originals.
 
 The CPU body is :func:`combo_fast_nb`, :func:`combo_nb` with a fast path over flat stretches
-(about 2× on the reference grid): see its docstring for why that path changes no result bit.
+(figures in docs/BENCHMARKS.md): see its docstring for why that path changes no result bit.
 """
 
 from __future__ import annotations
