@@ -13,8 +13,10 @@ never a partial one, and a failed write leaves the previous partition untouched.
 
 from __future__ import annotations
 
+import glob
 import os
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -49,6 +51,25 @@ def write_bytes(data: bytes, path: str | Path) -> int:
     finally:
         tmp.unlink(missing_ok=True)
     return len(data)
+
+
+def write_exports(folder: str | Path, prefix: str, files: Mapping[str, bytes]) -> list[Path]:
+    """Write a report's ``files`` (name → bytes, every name starting with ``prefix``) into
+    ``folder``, each atomically (:func:`write_bytes`), then delete the other files of ``folder``
+    whose name starts with ``prefix`` — exports of an earlier run that this one no longer makes
+    (e.g. a selection's trades when nothing passes the filter any more), so the folder never mixes
+    runs. Raises ``ValueError`` (writing nothing) for a name outside ``prefix``. Returns the paths."""
+    folder = Path(folder)
+    stray = [name for name in files if not name.startswith(prefix) or Path(name).name != name]
+    if stray:
+        raise ValueError(f"export names {stray} must be plain file names starting with {prefix!r}")
+    written = [folder / name for name in files]
+    for path, data in zip(written, files.values(), strict=True):
+        write_bytes(data, path)
+    for old in folder.glob(f"{glob.escape(prefix)}*"):
+        if old.is_file() and old.name not in files:
+            old.unlink()
+    return written
 
 
 def write_partition(frame: pd.DataFrame, path: str | Path) -> int:

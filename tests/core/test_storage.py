@@ -66,3 +66,20 @@ def test_reading_a_missing_partition_names_it(tmp_path):
     path = storage.partition_path(tmp_path, "raw_1m", "BTCUSDT", "2024-01")
     with pytest.raises(FileNotFoundError, match="symbol=BTCUSDT"):
         storage.read_partition(path)
+
+
+def test_exports_replace_an_earlier_runs_files_under_their_prefix_only(tmp_path):
+    storage.write_exports(tmp_path, "best_by_run", {"best_by_run.csv": b"a", "best_by_run_trades.csv": b"t",
+                                                    "best_by_run_heatmap.png": b"h"})
+    (tmp_path / "1h_walk_forward.csv").write_bytes(b"other report")
+    written = storage.write_exports(tmp_path, "best_by_run", {"best_by_run.csv": b"b"})
+    assert written == [tmp_path / "best_by_run.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["1h_walk_forward.csv", "best_by_run.csv"]
+    assert (tmp_path / "best_by_run.csv").read_bytes() == b"b"
+
+
+def test_an_export_outside_its_prefix_is_refused_before_anything_is_written(tmp_path):
+    (tmp_path / "1h_selection.json").write_bytes(b"{}")
+    with pytest.raises(ValueError, match="starting with '1h_'"):
+        storage.write_exports(tmp_path, "1h_", {"1h_walk_forward.csv": b"x", "4h_selection.json": b"y"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["1h_selection.json"]

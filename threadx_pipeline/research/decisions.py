@@ -73,11 +73,11 @@ def build_walk_forward(settings: Settings) -> dg.AssetsDefinition:
 
 
 def _export(folder, tf: str, report, summary: dict, selection: dict) -> None:
-    """Charts (PNG), the steps (CSV) and the latest selection with its statistics (JSON)."""
-    for name, png in report.charts.items():
-        storage.write_bytes(png, folder / f"{tf}_{name}.png")
-    storage.write_bytes(report.walk.steps.to_csv(index=False).encode(), folder / f"{tf}_walk_forward.csv")
+    """Charts (PNG), the steps (CSV) and the latest selection with its statistics (JSON), as the
+    only ``<tf>_*`` files of ``folder`` (a chart this run does not make is not left from an older one)."""
     document = {"timeframe": tf, "selection": selection, "statistics": summary,
                 "bootstrap": report.intervals.to_dict(orient="index"), "notes": report.notes}
-    storage.write_bytes(json.dumps(json_ready(document), indent=2, allow_nan=False).encode(),
-                        folder / f"{tf}_selection.json")
+    storage.write_exports(folder, f"{tf}_", {
+        **{f"{tf}_{name}.png": png for name, png in report.charts.items()},
+        f"{tf}_walk_forward.csv": report.walk.steps.to_csv(index=False).encode(),
+        f"{tf}_selection.json": json.dumps(json_ready(document), indent=2, allow_nan=False).encode()})

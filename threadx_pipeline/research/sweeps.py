@@ -80,7 +80,7 @@ def build_best_by_run(settings: Settings, partitions_def: dg.PartitionsDefinitio
         title = f"{symbol} {month}"
         charts = {"pareto_chart": pareto_png(eligible, front, f"{title}: total return vs max drawdown")}
         folder = threadx.get().warehouse.root / "reports" / symbol / month
-        selected = {}
+        selected, files = {}, {}
         if len(top):
             best_value = top[chosen.objective].iloc[0]
             charts["heatmap"] = heatmap_png(eligible, chosen.objective, f"{title}: by Bollinger settings")
@@ -89,14 +89,13 @@ def build_best_by_run(settings: Settings, partitions_def: dg.PartitionsDefinitio
             tf = top["timeframe"].iloc[0]
             rerun = selection_run(top.iloc[0], frames[f"ohlcv_{tf}"], frames[f"indicators_{tf}"],
                                   objective=chosen.objective, title=title)
-            for name, data in rerun.files().items():
-                storage.write_bytes(data, folder / f"best_by_run_{name}")
+            files = {f"best_by_run_{name}": data for name, data in rerun.files().items()}
             charts["selection_equity"] = rerun.png
             selected = {"selection": rerun.selection["run"], "selection_trades": len(rerun.trades),
                         "selection_trades_csv": dg.MetadataValue.path(str(folder / "best_by_run_trades.csv"))}
-        storage.write_bytes(top.to_csv(index=False).encode(), folder / "best_by_run.csv")
-        for name, png in charts.items():
-            storage.write_bytes(png, folder / f"best_by_run_{name}.png")
+        files["best_by_run.csv"] = top.to_csv(index=False).encode()
+        files.update({f"best_by_run_{name}.png": png for name, png in charts.items()})
+        storage.write_exports(folder, "best_by_run", files)
         shown = ("rank", *PARAM_COLUMNS, chosen.objective, "n_trades", "total_return", "max_drawdown")
         context.log.info(f"{symbol} {month}: {len(top)} best of {len(results)} rows by {chosen.objective}; "
                          f"Pareto front {len(front)} points; run {run_id}")
