@@ -18,7 +18,7 @@ from threadx_pipeline.research.periods import build_full_period
 from threadx_pipeline.resources import DeviceManagerResource, MarketDataResource, SettingsResource
 
 MONTH_JOB = "symbol_month_job"
-SYMBOL_JOB = "walk_forward_job"
+SYMBOL_JOB = "symbol_report_job"
 
 
 def build_definitions(path: str | Path, *, frozen_now: str | None = None) -> dg.Definitions:
@@ -26,15 +26,16 @@ def build_definitions(path: str | Path, *, frozen_now: str | None = None) -> dg.
     cfg = core_settings.load(path)
     symbol_month = partitions.symbol_month(cfg)
     assets = [*market_data.build(cfg, symbol_month), *research.build(cfg, symbol_month)]
-    walk_forward = build_walk_forward(cfg)
-    symbol_job = dg.define_asset_job(SYMBOL_JOB, selection=dg.AssetSelection.assets(walk_forward),
-                                     description="walk-forward decision report of one symbol")
+    per_symbol = [build_walk_forward(cfg), build_full_period(cfg)]
+    symbol_job = dg.define_asset_job(SYMBOL_JOB, selection=dg.AssetSelection.assets(*per_symbol),
+                                     description="walk-forward decision report and full-period metrics "
+                                                 "(every stored month, unless configured) of one symbol")
     job = dg.define_asset_job(MONTH_JOB, selection=dg.AssetSelection.assets(*assets),
                               description="raw_1m, every derived timeframe, indicator caches, "
                                           "sweeps, best-by-run and featured backtests of one symbol-month")
     settings_resource = SettingsResource(path=str(cfg.path))
     return dg.Definitions(
-        assets=[*assets, walk_forward, build_full_period(cfg)],
+        assets=[*assets, *per_symbol],
         jobs=[job, symbol_job],
         schedules=[build_daily_top_up(job, cfg)],
         sensors=[build_register_symbols(cfg)],

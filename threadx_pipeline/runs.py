@@ -4,7 +4,8 @@ Used by ``threadx demo`` and ``threadx backfill``: each partition is one run of 
 job, recorded in the instance (so it shows in the UI's run list, asset catalog and checks),
 tagged with a backfill id. Months run in calendar order so that a month's warm-up input (the
 previous month) exists before it is needed. Per-symbol assets get one run per symbol:
-``walk_forward`` after a backfill's months, ``full_period`` for ``threadx aggregate``.
+``walk_forward`` and ``full_period`` (every stored month) after a backfill's months,
+``full_period`` alone over a chosen range for ``threadx aggregate``.
 """
 
 from __future__ import annotations
@@ -68,8 +69,9 @@ def backfill(defs: dg.Definitions, job_name: str, instance: dg.DagsterInstance, 
 def per_symbol(defs: dg.Definitions, job_name: str, instance: dg.DagsterInstance, symbols: list[str],
                *, selection: list[dg.AssetKey] | None = None, ops: dict | None = None,
                progress: Callable[[str], None] = print) -> list[PartitionRun]:
-    """Materialise the per-symbol ``job_name`` (the walk-forward report) for each symbol: only the
-    assets of ``selection`` when given, with ``ops`` (asset name → ``{"config": …}``) as run config."""
+    """Materialise the per-symbol ``job_name`` (walk-forward report, full-period metrics) for each
+    symbol: only the assets of ``selection`` when given, with ``ops`` (asset name →
+    ``{"config": …}``) as run config."""
     job, outcomes = defs.resolve_job_def(job_name), []
     name = ", ".join(k.to_user_string() for k in selection) if selection else job_name
     run_config = {"ops": ops, **INFO_LOGS} if ops else INFO_LOGS

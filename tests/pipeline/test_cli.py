@@ -26,12 +26,15 @@ def test_backfill_materialises_a_month_range_and_records_runs_in_the_instance(pr
     assert "[2/2] BTCUSDT 2024-02: ok" in done.stdout
     for month in ("2024-01", "2024-02"):
         assert storage.partition_path(tmp_path / "wh", "ohlcv_1d", "BTCUSDT", month).exists()
+    for per_symbol in ("walk_forward", "full_period"):
+        assert storage.symbol_path(tmp_path / "wh", per_symbol, "BTCUSDT").exists()
+    assert (tmp_path / "wh" / "reports" / "BTCUSDT" / "full_period_2024-01_2024-02.csv").exists()
     with dg.DagsterInstance.from_config(str(home)) as instance:
         runs = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.SUCCESS]))
         monthly = [r for r in runs if r.job_name == "symbol_month_job"]
         assert len(monthly) == 2 and len({r.tags[BACKFILL_TAG] for r in monthly}) == 1
         assert {r.tags["dagster/partition"] for r in monthly} == {"2024-01|BTCUSDT", "2024-02|BTCUSDT"}
-        assert [r.tags["dagster/partition"] for r in runs if r.job_name == "walk_forward_job"] == ["BTCUSDT"]
+        assert [r.tags["dagster/partition"] for r in runs if r.job_name == "symbol_report_job"] == ["BTCUSDT"]
         assert instance.get_dynamic_partitions("symbols") == ["BTCUSDT"]
 
 
