@@ -40,6 +40,16 @@ def _previous_and_current_month() -> dg.MultiPartitionMapping:
     })
 
 
+def every_month_of(assets: list[str]) -> dict[str, dg.AssetIn]:
+    """Inputs of a per-symbol asset: every stored month of each symbol × month asset of
+    ``assets`` (same symbol), handed over as a dict month → frame (``threadx/by_month``)."""
+    with warnings.catch_warnings():  # the mapping is "beta"; tested through Dagster
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        mapping = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="symbol")
+    return {name: dg.AssetIn(name, partition_mapping=mapping, metadata={"threadx/by_month": True})
+            for name in assets}
+
+
 def key(symbol: str, month: str) -> dg.MultiPartitionKey:
     """The partition key of ``symbol`` × ``month`` (``YYYY-MM``)."""
     return dg.MultiPartitionKey({"symbol": symbol, "month": month})

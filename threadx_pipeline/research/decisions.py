@@ -2,7 +2,6 @@
 Sharpe ratio, the probability of backtest overfitting, bootstrap intervals, charts and exports."""
 
 import json
-import warnings
 
 import dagster as dg
 import pandas as pd
@@ -12,7 +11,7 @@ from threadx_core.decision import decide
 from threadx_core.report import json_ready, markdown_table
 from threadx_core.settings import Settings
 from threadx_pipeline.metadata import image
-from threadx_pipeline.partitions import SYMBOLS
+from threadx_pipeline.partitions import SYMBOLS, every_month_of
 from threadx_pipeline.resources import SettingsResource
 
 GROUP = "research"
@@ -21,14 +20,10 @@ GROUP = "research"
 def build_walk_forward(settings: Settings) -> dg.AssetsDefinition:
     """The ``walk_forward`` asset over every ``sweep_<tf>`` month of a symbol."""
     tfs = settings.timeframes.sweep
-    with warnings.catch_warnings():  # a "beta" mapping; materialised through Dagster in the tests
-        warnings.simplefilter("ignore", dg.BetaWarning)
-        every_month = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="symbol")
 
     @dg.asset(
         name="walk_forward", partitions_def=SYMBOLS, group_name=GROUP, kinds={"parquet"},
-        ins={f"sweep_{tf}": dg.AssetIn(f"sweep_{tf}", partition_mapping=every_month,
-                                       metadata={"threadx/by_month": True}) for tf in tfs},
+        ins=every_month_of([f"sweep_{tf}" for tf in tfs]),
     )
     def walk_forward(context: dg.AssetExecutionContext, threadx: SettingsResource,
                      **sweeps: dict[str, pd.DataFrame]) -> dg.Output:

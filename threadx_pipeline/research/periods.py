@@ -1,8 +1,6 @@
 """``full_period`` [symbol]: full-period metrics of every combination over a range of stored months,
 aggregated from the monthly sweeps' daily returns without re-running anything (issue 5)."""
 
-import warnings
-
 import dagster as dg
 import pandas as pd
 
@@ -10,7 +8,7 @@ from threadx_core import periods, storage
 from threadx_core.report import markdown_table
 from threadx_core.settings import Settings
 from threadx_pipeline.metadata import image
-from threadx_pipeline.partitions import SYMBOLS
+from threadx_pipeline.partitions import SYMBOLS, every_month_of
 from threadx_pipeline.research.sweeps import PARAM_COLUMNS
 from threadx_pipeline.resources import SettingsResource
 
@@ -29,14 +27,10 @@ class FullPeriodConfig(dg.Config):
 def build_full_period(settings: Settings) -> dg.AssetsDefinition:
     """The ``full_period`` asset over the stored ``sweep_<tf>`` months of a symbol."""
     tfs = settings.timeframes.sweep
-    with warnings.catch_warnings():  # a "beta" mapping; materialised through Dagster in the tests
-        warnings.simplefilter("ignore", dg.BetaWarning)
-        every_month = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="symbol")
 
     @dg.asset(
         name=ASSET, partitions_def=SYMBOLS, group_name=GROUP, kinds={"parquet"},
-        ins={f"sweep_{tf}": dg.AssetIn(f"sweep_{tf}", partition_mapping=every_month,
-                                       metadata={"threadx/by_month": True}) for tf in tfs},
+        ins=every_month_of([f"sweep_{tf}" for tf in tfs]),
     )
     def full_period(context: dg.AssetExecutionContext, config: FullPeriodConfig, threadx: SettingsResource,
                     **sweeps: dict[str, pd.DataFrame]) -> dg.Output:
