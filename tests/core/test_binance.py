@@ -274,6 +274,8 @@ def test_other_4xx_fails_at_once_with_binance_message(fake_binance: FakeBinance,
     (Fault.bad_price(), r"BTCUSDT at 2024-03-01T00:00:00\+00:00: row 500 \(open_time "
                         r"2024-03-01T08:2\d:00\+00:00\): close 'n/a' is not a number"),
     (Fault.repeat_row(), r"BTCUSDT at 2024-03-01T08:2\d:00\+00:00: open_time does not increase"),
+    (Fault.bad_time(), r"BTCUSDT at open_time 100000000000000000 ms \(not a representable time\): "
+                       r"candle outside the requested window"),
 ])
 def test_malformed_pages_name_symbol_and_time(fake_binance: FakeBinance, sleeps: Sleeps,
                                               fault: Fault, message: str) -> None:

@@ -109,8 +109,12 @@ def to_ms(ts: pd.Timestamp | str) -> int:
 
 
 def iso(ms: int) -> str:
-    """UTC ISO 8601 text of a millisecond epoch time, for error messages."""
-    return pd.Timestamp(int(ms), unit="ms", tz="UTC").isoformat()
+    """UTC ISO 8601 text of a millisecond epoch time, for error messages; a time no timestamp
+    can hold (past the year 2262) is named by its raw value instead of failing the message."""
+    try:
+        return pd.Timestamp(int(ms), unit="ms", tz="UTC").isoformat()
+    except (OverflowError, pd.errors.OutOfBoundsDatetime):
+        return f"open_time {int(ms)} ms (not a representable time)"
 
 
 def raw_1m_frame(open_ms: np.ndarray, floats: Mapping[str, np.ndarray],

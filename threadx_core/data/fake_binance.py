@@ -84,6 +84,7 @@ class FaultKind(enum.Enum):
     WRONG_FIELDS = "wrong_fields"
     BAD_PRICE = "bad_price"
     REPEAT_ROW = "repeat_row"
+    BAD_TIME = "bad_time"
     TRUNCATED_ZIP = "truncated_zip"
     BAD_CHECKSUM = "bad_checksum"
     BAD_CSV = "bad_csv"
@@ -93,6 +94,7 @@ class FaultKind(enum.Enum):
 _FAULT_TARGETS = {
     FaultKind.BAD_JSON: (Endpoint.KLINES,), FaultKind.WRONG_FIELDS: (Endpoint.KLINES,),
     FaultKind.BAD_PRICE: (Endpoint.KLINES,), FaultKind.REPEAT_ROW: (Endpoint.KLINES,),
+    FaultKind.BAD_TIME: (Endpoint.KLINES,),
     FaultKind.TRUNCATED_ZIP: (Endpoint.ZIP,), FaultKind.BAD_CHECKSUM: (Endpoint.CHECKSUM,),
     FaultKind.BAD_CSV: (Endpoint.CHECKSUM, Endpoint.ZIP),
 }
@@ -161,6 +163,11 @@ class Fault:
     def repeat_row(cls) -> Fault:
         """A klines page whose middle row is sent twice (open times not increasing)."""
         return cls(FaultKind.REPEAT_ROW)
+
+    @classmethod
+    def bad_time(cls) -> Fault:
+        """A klines page whose middle row opens in the year ~3 million (past any timestamp type)."""
+        return cls(FaultKind.BAD_TIME)
 
     @classmethod
     def truncated_zip(cls) -> Fault:
@@ -574,4 +581,6 @@ def _corrupt_klines(body: str, fault: Fault | None) -> str:
         rows[middle][4] = "n/a"
     elif fault.kind is FaultKind.REPEAT_ROW:
         rows.insert(middle + 1, rows[middle])
+    elif fault.kind is FaultKind.BAD_TIME:
+        rows[middle][0] = 10**17
     return json.dumps(rows)
