@@ -233,3 +233,13 @@ def test_ruin_leaves_the_return_statistics_undefined_as_the_engine_does() -> Non
     results = sweep.run(crashed, grid, "cpu")
     assert results["volatility"].isna().all() and (results["final_equity"] < 0).all()
     assert_bitwise(results, crashed, grid)
+
+
+def test_sweep_bench_measures_the_grid_it_is_given_and_its_gpu_grid_is_over_100_000() -> None:
+    from threadx_core.bench import sweep as bench
+    from threadx_core.devices import CPU
+
+    assert len(Grid(bench.LARGE_GRID)) >= 100_000
+    figures = bench.case("2024-01-01", "2024-01-03", CPU, {"bb_period": [10, 20]})
+    assert figures["combinations"] == 2 and figures["bars"] == 2 * 1440 and figures["days"] == 2
+    assert figures["bar_combos_per_s"] > 0

@@ -9,7 +9,9 @@ kernel over every combination with daily returns — separately. Figures:
 * ``peak_rss_mb``: the process's peak resident set (``ru_maxrss``), everything included
   (interpreter, Numba, pandas, the candle frame, the layout, outputs);
   ``rss_before_sweep_mb``: the same peak measured just before the layout is built;
-* GPU: the same on GPU 0 when a CUDA GPU is usable, else a note.
+* GPU: the same on GPU 0 when a CUDA GPU is usable, plus one month of :data:`LARGE_GRID`
+  (112 545 combinations: the issue's H100 target is set on a grid of at least 100 000), else a
+  note.
 """
 
 from __future__ import annotations
@@ -28,16 +30,21 @@ from threadx_core.sweep import Grid, build
 from threadx_core.sweep.run import layout_runner
 
 CASES = {"one_month": ("2024-01-01", "2024-02-01"), "one_year": ("2024-01-01", "2025-01-01")}
+#: A grid of more than 100 000 combinations (41 × 61 × 15 × 3), for the GPU.
+LARGE_GRID = {"bb_period": {"start": 10, "stop": 50, "step": 1},
+              "bb_std": {"start": 1.0, "stop": 4.0, "step": 0.05},
+              "atr_period": {"start": 4, "stop": 32, "step": 2}, "atr_mult": [1.5, 2.0, 2.5]}
 
 
 def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def case(start: str, end: str, device: Device) -> dict[str, Any]:
-    """One measurement in this process (see the module docstring)."""
+def case(start: str, end: str, device: Device, grid_spec: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One measurement in this process (see the module docstring); ``grid_spec``: a
+    :class:`Grid` mapping, the reference grid when None."""
     frame = synthetic("BTCUSDT", start, end)
-    grid = Grid()
+    grid = Grid(grid_spec)
     rss_before = _rss_mb()
     began = time.perf_counter()
     layout = build(frame, grid)
@@ -54,9 +61,10 @@ def case(start: str, end: str, device: Device) -> dict[str, Any]:
             "peak_rss_mb": round(_rss_mb())}
 
 
-def _isolated(start: str, end: str, device: Device) -> dict[str, Any]:
+def _isolated(start: str, end: str, device: Device,
+              grid_spec: dict[str, Any] | None = None) -> dict[str, Any]:
     with multiprocessing.get_context("spawn").Pool(1) as pool:
-        return pool.apply(case, (start, end, device))
+        return pool.apply(case, (start, end, device, grid_spec))
 
 
 def run(cases: dict[str, tuple[str, str]] | None = None) -> dict[str, Any]:
@@ -70,7 +78,8 @@ def run(cases: dict[str, tuple[str, str]] | None = None) -> dict[str, Any]:
     if gpus:
         gpu = Device("gpu", gpus[0][0], gpus[0][1])
         report["gpu"] = {"device": gpu.name,
-                         **{name: _isolated(*span, gpu) for name, span in cases.items()}}
+                         **{name: _isolated(*span, gpu) for name, span in cases.items()},
+                         "large_grid_one_month": _isolated(*CASES["one_month"], gpu, LARGE_GRID)}
     else:
         report["gpu"] = "skipped: no usable CUDA GPU on this machine"
     return report
