@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from threadx_core import aggregate, months, selection
-from threadx_core.plots import distribution_png, heatmap_png
+from threadx_core.plots import objective_pngs
 
 
 @dataclass(frozen=True)
@@ -111,6 +111,4 @@ def _charts(results: pd.DataFrame, top: pd.DataFrame, objective: str, min_trades
     eligible = results[(results["n_trades"] >= min_trades) & np.isfinite(results[objective])]
     if top.empty or eligible.empty:
         return {}
-    return {"heatmap": heatmap_png(eligible, objective, f"{title}: by Bollinger settings"),
-            "distribution": distribution_png(eligible[objective], top[objective].iloc[0], objective,
-                                             f"{title}: across the grid")}
+    return objective_pngs(eligible, top[objective].iloc[0], objective, title)

@@ -100,3 +100,11 @@ def stability_png(steps: pd.DataFrame, title: str, *, dpi: int = 80,
     np.atleast_1d(axes)[0].set_title(title, fontsize=10)
     fig.autofmt_xdate()
     return _png(fig, dpi)
+
+
+def objective_pngs(eligible: pd.DataFrame, selected: float, objective: str, title: str) -> dict[str, bytes]:
+    """The two charts of a ranking's ``objective`` over its ``eligible`` rows: ``heatmap`` (by
+    Bollinger settings) and ``distribution`` (across the grid, ``selected`` marked)."""
+    return {"heatmap": heatmap_png(eligible, objective, f"{title}: by Bollinger settings"),
+            "distribution": distribution_png(eligible[objective], selected, objective,
+                                             f"{title}: across the grid")}

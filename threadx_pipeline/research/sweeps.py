@@ -8,7 +8,7 @@ import dagster as dg
 import pandas as pd
 
 from threadx_core import selection, storage
-from threadx_core.plots import distribution_png, heatmap_png, pareto_png
+from threadx_core.plots import objective_pngs, pareto_png
 from threadx_core.report import markdown_table, selection_run
 from threadx_core.settings import Settings
 from threadx_core.sweep import partition
@@ -82,10 +82,7 @@ def build_best_by_run(settings: Settings, partitions_def: dg.PartitionsDefinitio
         folder = threadx.get().warehouse.root / "reports" / symbol / month
         selected, files = {}, {}
         if len(top):
-            best_value = top[chosen.objective].iloc[0]
-            charts["heatmap"] = heatmap_png(eligible, chosen.objective, f"{title}: by Bollinger settings")
-            charts["distribution"] = distribution_png(eligible[chosen.objective], best_value,
-                                                      chosen.objective, f"{title}: across the grid")
+            charts.update(objective_pngs(eligible, top[chosen.objective].iloc[0], chosen.objective, title))
             tf = top["timeframe"].iloc[0]
             rerun = selection_run(top.iloc[0], frames[f"ohlcv_{tf}"], frames[f"indicators_{tf}"],
                                   objective=chosen.objective, title=title)
