@@ -139,9 +139,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     from threadx_core.bench import machine
 
+    if args.latency_ms and args.what != "ingest":
+        raise ValueError(f"--latency-ms applies to 'threadx bench ingest' only, not to {args.what!r}")
     bench = importlib.import_module(BENCHES[args.what])
     print(f"threadx bench {args.what} on {machine.describe()} …", flush=True)
-    figures = bench.run()
+    figures = bench.run(**({"latency_ms": args.latency_ms} if args.what == "ingest" else {}))
     print(json.dumps({"bench": args.what, "machine": machine.describe(), **figures}, indent=2, default=str))
     return 0
 
@@ -170,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
 
     bench = sub.add_parser("bench", help="measure a stage; figures go to docs/BENCHMARKS.md")
     bench.add_argument("what", choices=sorted(BENCHES))
+    bench.add_argument("--latency-ms", type=float, default=0.0,
+                       help="ingest: round trip the loopback server adds to every answer (default 0)")
     bench.set_defaults(func=cmd_bench)
 
     args = parser.parse_args(argv)

@@ -292,3 +292,16 @@ def test_a_malformed_later_page_returns_nothing(fake_binance: FakeBinance, sleep
     with pytest.raises(MalformedResponseError, match="is not a number"):
         fetch(client(fake_binance, sleeps), "2024-03-01", "2024-03-02")
     assert len(fake_binance.requests) == 2
+
+
+def test_fake_server_latency_holds_every_answer(sleeps: Sleeps) -> None:
+    with FakeBinance(toy_candles, ["BTCUSDT"], now=FAKE_NOW, latency_s=0.5) as fake:
+        impatient = BinanceClient(fake.url, sleep=sleeps, timeout_s=0.1, max_retries=0)
+        with pytest.raises(BinanceError, match="Timeout"):
+            fetch(impatient, "2024-03-01", "2024-03-01 01:00")
+        frame = fetch(BinanceClient(fake.url, sleep=sleeps, timeout_s=5.0), "2024-03-01",
+                      "2024-03-01 01:00")
+    assert len(frame) == len(toy_candles("BTCUSDT", pd.Timestamp("2024-03-01", tz="UTC"),
+                                         pd.Timestamp("2024-03-01 01:00", tz="UTC")))
+    with pytest.raises(ValueError, match="latency_s must be >= 0"):
+        FakeBinance(toy_candles, ["BTCUSDT"], latency_s=-1.0)

@@ -112,3 +112,15 @@ def test_source_failures_name_symbol_and_month(shift, message):
 def test_future_month_is_an_error():
     with pytest.raises(IngestError, match="BTCUSDT 2031-01"):
         ingest_month(SyntheticSource(), "BTCUSDT", "2031-01", existing=None, now=T("2030-12-01", tz="UTC"))
+
+
+def test_ingest_bench_reports_its_ratio_and_break_even_from_its_own_stages() -> None:
+    from threadx_core.bench import ingest as bench
+
+    figures = bench.run("BTCUSDT", 2024, latency_ms=2.0, n_months=1)
+    assert (figures["candles"], figures["pages"], figures["latency_ms"]) == (44_640, 45, 2.0)
+    assert figures["fetch_s"] >= 45 * 0.002  # every page waited for its round trip
+    local = figures["parse_s"] + figures["validate_s"] + figures["write_s"]
+    assert figures["parse_validate_write_over_fetch"] == pytest.approx(local / figures["fetch_s"], abs=0.01)
+    break_even_ms = 2.0 + 1000 * (local / bench.TARGET - figures["fetch_s"]) / 45
+    assert figures["break_even_latency_ms"] == pytest.approx(break_even_ms, abs=0.5)

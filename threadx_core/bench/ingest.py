@@ -7,6 +7,12 @@ structural scan of each page and one batched Arrow conversion, then the canonica
 ``validate`` (the pandera raw_1m schema),
 ``write`` (atomic Parquet per month), then ``resample`` (the year to every derived timeframe).
 The server's cache is primed by an untimed end-to-end pass of the real ``BinanceClient``.
+
+``latency_ms`` makes the server hold every answer that long (a network round trip, no CPU), so
+the same local work can be weighed against a fetch that is not on loopback.
+``break_even_latency_ms`` is the server latency from which the local work would be at most
+``TARGET`` of the fetch, from this run's figures (a page's fetch grows one for one with the
+latency): ``latency_ms`` + (local work / ``TARGET`` − fetch) / pages.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ from threadx_core.data.synthetic import synthetic
 from threadx_core.schema import validate_raw_1m
 
 PAGE = 1000
+#: The issue's target for (parse + validate + write) / fetch.
+TARGET = 0.10
 
 
 def _month_pages(session: requests.Session, url: str, symbol: str, month: str) -> list[bytes]:
@@ -51,14 +59,17 @@ def _parse(bodies: list[bytes], where: str) -> pd.DataFrame:
     return klines_frame(parse_klines_bodies(bodies, [where] * len(bodies)))
 
 
-def run(symbol: str = "BTCUSDT", year: int = 2024) -> dict[str, Any]:
-    """Time each stage for ``symbol`` over the 12 months of ``year``; returns seconds per stage,
-    candles, and the ratio (parse + validate + write) / fetch."""
-    labels = months.span(f"{year}-01", f"{year}-12")
+def run(symbol: str = "BTCUSDT", year: int = 2024, latency_ms: float = 0.0,
+        n_months: int = 12) -> dict[str, Any]:
+    """Time each stage for ``symbol`` over the first ``n_months`` of ``year``, the server
+    answering after ``latency_ms``; returns seconds per stage, candles, pages, the ratio
+    (parse + validate + write) / fetch and the break-even round trip (ms)."""
+    labels = months.span(f"{year}-01", f"{year}-{n_months:02d}")
     now = months.bounds(labels[-1])[1] + pd.Timedelta(days=1)
     times = dict.fromkeys(("fetch", "parse", "validate", "write", "client_end_to_end"), 0.0)
-    frames = []
-    with FakeBinance(lambda s, a, b: synthetic(s, a, b), [symbol], now=now, weight_limit=10**9) as server, \
+    frames, pages = [], 0
+    with FakeBinance(lambda s, a, b: synthetic(s, a, b), [symbol], now=now, weight_limit=10**9,
+                     latency_s=latency_ms / 1000) as server, \
             tempfile.TemporaryDirectory() as root, requests.Session() as session:
         client = BinanceClient(server.url, session=session, weight_limit=10**9)
         for month in labels:
@@ -69,6 +80,7 @@ def run(symbol: str = "BTCUSDT", year: int = 2024) -> dict[str, Any]:
         for month in labels:
             began = time.perf_counter()
             bodies = _month_pages(session, server.url, symbol, month)
+            pages += len(bodies)
             parsed_at = time.perf_counter()
             frame = _parse(bodies, f"{symbol} {month}")
             validated_at = time.perf_counter()
@@ -86,7 +98,8 @@ def run(symbol: str = "BTCUSDT", year: int = 2024) -> dict[str, Any]:
     resample_all(year_frame, timeframes.DERIVED)
     times["resample_8_timeframes"] = time.perf_counter() - began
     local = times["parse"] + times["validate"] + times["write"]
-    return {"symbol": symbol, "year": year, "candles": len(year_frame),
-            **{f"{k}_s": round(v, 3) for k, v in times.items()},
+    return {"symbol": symbol, "year": year, "latency_ms": latency_ms, "candles": len(year_frame),
+            "pages": pages, **{f"{k}_s": round(v, 3) for k, v in times.items()},
             "parse_validate_write_over_fetch": round(local / times["fetch"], 4),
+            "break_even_latency_ms": round(latency_ms + 1000 * (local / TARGET - times["fetch"]) / pages, 1),
             "candles_per_s_end_to_end": round(len(year_frame) / times["client_end_to_end"])}

@@ -20,6 +20,10 @@ The server clock is ``now`` (settable at any time; ``None`` = the wall clock): c
 after it do not exist, the one containing it is returned with its close time in the future, and
 the ``Date`` header and the weight window follow it.
 
+``latency_s`` holds every answer that long before it is sent (the server thread sleeps, using no
+CPU), as a network with that round-trip time would: what ``threadx bench ingest --latency-ms``
+uses to weigh the local work against a fetch that is not on loopback.
+
 Data come from ``provider(symbol, start, end)``, which must return the canonical raw_1m frame of
 ``[start, end)``; it is called once per symbol-month and cached (JSON rows and zips alike), so
 one symbol-year of pages is served in seconds.
@@ -320,13 +324,16 @@ class FakeBinance:
     def __init__(self, provider: Provider, symbols: Iterable[str], *,
                  now: pd.Timestamp | None = None, weight_limit: int = 6000,
                  vision_timestamps: VisionTimestamps = "auto",
-                 vision_finished_only: bool = True) -> None:
+                 vision_finished_only: bool = True, latency_s: float = 0.0) -> None:
+        if latency_s < 0:
+            raise ValueError(f"latency_s must be >= 0, got {latency_s}")
         self.provider = provider
         self.symbols = frozenset(symbols)
         self.now = now
         self.weight_limit = weight_limit
         self.vision_timestamps = vision_timestamps
         self.vision_finished_only = vision_finished_only
+        self.latency_s = latency_s
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
@@ -426,8 +433,9 @@ class FakeBinance:
             reply = self._answer(endpoint, match, params, fault)
         if used is not None:
             reply.headers[WEIGHT_HEADER] = str(used)
+        reply.delay_s = self.latency_s
         if fault is not None and fault.kind is FaultKind.DELAY:
-            reply.delay_s = fault.delay_s
+            reply.delay_s += fault.delay_s
         with self._lock:
             self._requests.append(RecordedRequest(path, params, reply.status))
         return reply
