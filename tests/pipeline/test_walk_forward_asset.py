@@ -45,6 +45,13 @@ def test_walk_forward_chooses_in_sample_judges_out_of_sample_and_exports(tmp_pat
     assert (reports / "1h_out_of_sample_equity.png").read_bytes().startswith(b"\x89PNG")
     assert (reports / "1h_walk_forward.csv").read_text().startswith("in_sample_first")
 
+    # with more in-sample months than stored, no 1h report: the files above must not outlive it
+    write_project(tmp_path, extra=extra.replace("in_sample_months = 1", "in_sample_months = 2"))
+    rerun = build_definitions(path).resolve_job_def(SYMBOL_JOB).execute_in_process(
+        partition_key="BTCUSDT", instance=instance)
+    assert rerun.success and materialization(rerun, "walk_forward")["steps"] == 0
+    assert not list(reports.glob("1h_*"))
+
 
 def _not_json(constant: str) -> None:
     raise AssertionError(f"{constant} is not JSON: non-finite numbers must be exported as null")

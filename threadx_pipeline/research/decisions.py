@@ -38,8 +38,11 @@ def build_walk_forward(settings: Settings) -> dg.AssetsDefinition:
         for tf in tfs:
             months = sweeps[f"sweep_{tf}"]
             if len(months) <= wf.in_sample_months:
+                # an older report of this timeframe would read as this run's: remove it
+                storage.write_exports(reports, f"{tf}_", {})
                 context.log.warning(f"{symbol} {tf}: {len(months)} month(s) stored, the walk-forward needs "
-                                    f"more than in_sample_months = {wf.in_sample_months}")
+                                    f"more than in_sample_months = {wf.in_sample_months}; no {tf} report "
+                                    f"(older {tf}_* exports removed)")
                 continue
             report = decide(months, in_sample_months=wf.in_sample_months, objective=chosen.objective,
                             min_trades=chosen.min_trades, pbo_groups=wf.pbo_groups,
