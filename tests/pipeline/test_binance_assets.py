@@ -1,8 +1,11 @@
 """raw_1m materialised through Dagster from the loopback Binance server: top-up, archives, faults."""
 
+from pathlib import Path
+
 import dagster as dg
 import pandas as pd
 import pytest
+import yaml
 
 from tests.conftest import FAKE_NOW, toy_candles
 from tests.pipeline.conftest import write_project
@@ -10,7 +13,7 @@ from tests.pipeline.test_market_data_assets import materialization
 from threadx_core import storage
 from threadx_core.data.fake_binance import Fault
 from threadx_pipeline.definitions import build_definitions
-from threadx_pipeline.partitions import key
+from threadx_pipeline.partitions import key, register_symbols
 
 
 def T(text):
@@ -80,3 +83,16 @@ def test_exchange_faults_fail_the_run_naming_the_partition_and_store_nothing(res
     text = str(failure.step_failure_data.error)
     assert "BTCUSDT 2024-01" in text and message in text
     assert not storage.partition_path(rest_project.parent / "wh", "raw_1m", "BTCUSDT", "2024-01").exists()
+
+
+def test_the_clients_retries_show_in_the_run_log_of_an_instance_with_the_projects_dagster_yaml(
+        rest_project, fake_binance):
+    project_instance = yaml.safe_load((Path(__file__).parents[2] / "dagster.yaml").read_text())
+    with dg.instance_for_test(overrides=project_instance) as instance:
+        register_symbols(instance, ["BTCUSDT"])
+        fake_binance.inject(Fault.server_error(503))
+        result = materialize_raw(rest_project, instance, "2024-01", FAKE_NOW)
+        assert result.success
+        messages = [entry.user_message for entry in instance.all_logs(result.run_id)]
+    assert any("BTCUSDT" in m and "HTTP 503" in m and "retry 1/1" in m for m in messages), messages
+    assert any("candles in" in m and "pages" in m for m in messages)
