@@ -143,7 +143,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise ValueError(f"--latency-ms applies to 'threadx bench ingest' only, not to {args.what!r}")
     bench = importlib.import_module(BENCHES[args.what])
     print(f"threadx bench {args.what} on {machine.describe()} …", flush=True)
-    figures = bench.run(**({"latency_ms": args.latency_ms} if args.what == "ingest" else {}))
+    figures = bench.run(**({"latency_ms": args.latency_ms} if args.latency_ms else {}))
     print(json.dumps({"bench": args.what, "machine": machine.describe(), **figures}, indent=2, default=str))
     return 0
 

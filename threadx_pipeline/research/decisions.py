@@ -42,7 +42,7 @@ def build_walk_forward(settings: Settings) -> dg.AssetsDefinition:
                 storage.write_exports(reports, f"{tf}_", {})
                 context.log.warning(f"{symbol} {tf}: {len(months)} month(s) stored, the walk-forward needs "
                                     f"more than in_sample_months = {wf.in_sample_months}; no {tf} report "
-                                    f"(older {tf}_* exports removed)")
+                                    f"(any older {tf}_* exports removed)")
                 continue
             report = decide(months, in_sample_months=wf.in_sample_months, objective=chosen.objective,
                             min_trades=chosen.min_trades, pbo_groups=wf.pbo_groups,
