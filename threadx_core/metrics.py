@@ -35,7 +35,7 @@ import pandas as pd
 from numba import njit
 from numba.extending import register_jitable
 
-from threadx_core.timeframes import MINUTES_PER_YEAR
+from threadx_core.times import MINUTES_PER_YEAR
 
 #: The metric keys of DESIGN §7/§13, in the order of a :func:`metrics_into` row.
 METRIC_KEYS: tuple[str, ...] = (

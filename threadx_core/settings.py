@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from threadx_core import months, timeframes
+from threadx_core import times
 from threadx_core.engine.params import Params
 from threadx_core.sweep.grid import Grid as SweepGrid
 
@@ -55,7 +55,7 @@ class Universe:
                      f"symbols: {symbol!r} is not an upper-case Binance symbol like 'BTCUSDT'")
         _require(len(set(self.symbols)) == len(self.symbols), "symbols: duplicates")
         try:
-            months.parse(self.start_month)
+            times.parse_month(self.start_month)
         except ValueError as exc:
             raise ValueError(f"start_month: {exc}") from None
 
@@ -116,13 +116,13 @@ class Timeframes:
     """Timeframes derived from 1-minute candles (each must divide a UTC day), and those of them
     that get indicator caches, sweeps and reports."""
 
-    derive: tuple[str, ...] = timeframes.DERIVED
+    derive: tuple[str, ...] = times.DERIVED
     sweep: tuple[str, ...] = ("15m", "1h")
 
     def check(self) -> None:
         for tf in self.derive:
             try:
-                size = timeframes.minutes(tf)
+                size = times.tf_minutes(tf)
             except ValueError as exc:
                 raise ValueError(f"derive: {exc}") from None
             _require(size > 1, f"derive: {tf!r} must be coarser than 1m")
@@ -174,7 +174,7 @@ class Selection:
     top_k: int = 10
 
     def check(self) -> None:
-        from threadx_core.selection import OBJECTIVES
+        from threadx_core.research.selection import OBJECTIVES
 
         _require(self.objective in OBJECTIVES, f"objective: {self.objective!r} is not one of {OBJECTIVES}")
         _require(self.min_trades >= 0, "min_trades: must be >= 0")

@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from threadx_core import months, settings
+from threadx_core import settings, times
 
 
 def _dagster_home(project: Path) -> Path:
@@ -67,7 +67,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
               f"[source] kind = {cfg.source.kind!r}; use `threadx backfill` for real data.", file=sys.stderr)
         return 2
     start = cfg.universe.start_month
-    month_labels = months.span(start, months.label(months.parse(start) + months.MONTH * (args.months - 1)))
+    last = times.month_label(times.parse_month(start) + times.MONTH * (args.months - 1))
+    month_labels = times.month_span(start, last)
     code = _run(args, list(cfg.universe.symbols), month_labels, force=False)
     root = cfg.warehouse.root
     print(f"\nResults (Parquet, Hive layout): {root}\n"
@@ -90,27 +91,27 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     cfg, _ = _load(args)
     symbols = _symbols(args, cfg)
     first = args.start or cfg.universe.start_month
-    last = args.end or months.label(months.now())
-    if months.parse(first) < months.parse(cfg.universe.start_month):
+    last = args.end or times.month_label(times.now())
+    if times.parse_month(first) < times.parse_month(cfg.universe.start_month):
         print(f"--from {first} precedes [universe] start_month {cfg.universe.start_month}", file=sys.stderr)
         return 2
-    return _run(args, symbols, months.span(first, last), force=args.force)
+    return _run(args, symbols, times.month_span(first, last), force=args.force)
 
 
 def cmd_aggregate(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from threadx_pipeline.definitions import build_definitions
-    from threadx_pipeline.research.periods import ASSET as FULL_PERIOD
+    from threadx_pipeline.research.full_period import ASSET as FULL_PERIOD
     from threadx_pipeline.runs import full_period
 
     cfg, path = _load(args)
     symbols = _symbols(args, cfg)
     for month in (args.first, args.last):
         if month:
-            months.parse(month)
+            times.parse_month(month)
     if args.first and args.last:
-        months.span(args.first, args.last)
+        times.month_span(args.first, args.last)
     home = _dagster_home(path.parent)
     print(f"settings: {path}\nDagster instance: {home}\n{FULL_PERIOD} of {len(symbols)} symbol(s) over "
           f"{args.first or 'the first stored month'}..{args.last or 'the last stored month'}")
@@ -127,9 +128,9 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
 
 
 BENCHES = {
-    "ingest": "threadx_core.bench.ingest",
-    "backtest": "threadx_core.bench.backtest",
-    "sweep": "threadx_core.bench.sweep",
+    "ingest": "threadx_bench.ingest",
+    "backtest": "threadx_bench.backtest",
+    "sweep": "threadx_bench.sweep",
 }
 
 
@@ -137,7 +138,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     import importlib
     import json
 
-    from threadx_core.bench import machine
+    from threadx_bench import machine
 
     if args.latency_ms and args.what != "ingest":
         raise ValueError(f"--latency-ms applies to 'threadx bench ingest' only, not to {args.what!r}")

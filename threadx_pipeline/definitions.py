@@ -7,14 +7,13 @@ from pathlib import Path
 import dagster as dg
 
 from threadx_core import settings as core_settings
-from threadx_pipeline import partitions
+from threadx_pipeline import partitions, research
 from threadx_pipeline.config import settings_path
 from threadx_pipeline.io_manager import WarehouseIOManager
 from threadx_pipeline.market_data import assets as market_data
 from threadx_pipeline.market_data.schedules import build_daily_top_up, build_register_symbols
-from threadx_pipeline.research import assets as research
-from threadx_pipeline.research.decisions import build_walk_forward
-from threadx_pipeline.research.periods import build_full_period
+from threadx_pipeline.research.full_period import build_full_period
+from threadx_pipeline.research.walk_forward import build_walk_forward
 from threadx_pipeline.resources import DeviceManagerResource, MarketDataResource, SettingsResource
 
 MONTH_JOB = "symbol_month_job"

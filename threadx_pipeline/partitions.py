@@ -6,7 +6,7 @@ import warnings
 
 import dagster as dg
 
-from threadx_core import months
+from threadx_core import times
 from threadx_core.settings import Settings
 
 SYMBOLS = dg.DynamicPartitionsDefinition(name="symbols")
@@ -19,7 +19,7 @@ def symbol_month(settings: Settings) -> dg.MultiPartitionsDefinition:
     Month keys are ``YYYY-MM``; the current, unfinished month is a partition like the others.
     """
     month_dim = dg.MonthlyPartitionsDefinition(
-        start_date=months.label(months.parse(settings.universe.start_month)),
+        start_date=times.month_label(times.parse_month(settings.universe.start_month)),
         fmt=MONTH_FORMAT, timezone="UTC", end_offset=1)
     return dg.MultiPartitionsDefinition({"symbol": SYMBOLS, "month": month_dim})
 

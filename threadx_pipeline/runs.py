@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from threadx_pipeline.partitions import key, register_symbols
-from threadx_pipeline.research.periods import ASSET as FULL_PERIOD
+from threadx_pipeline.research.full_period import ASSET as FULL_PERIOD
 
 BACKFILL_TAG = "threadx/backfill"
 INFO_LOGS = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}

@@ -7,20 +7,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from tests.pipeline.kit import write_project
 from threadx_pipeline.partitions import register_symbols
-
-
-def write_project(folder: Path, *, symbols=("BTCUSDT",), source: str = "kind = \"synthetic\"",
-                  extra: str = "", derive=("15m", "1h", "4h", "1d"), sweep=("1h",)) -> Path:
-    """Write ``folder/threadx.toml`` and return its path (warehouse under ``folder/wh``)."""
-    quoted = ", ".join(f'"{s}"' for s in symbols)
-    tfs = ", ".join(f'"{t}"' for t in derive)
-    sweep_tfs = ", ".join(f'"{t}"' for t in sweep)
-    path = folder / "threadx.toml"
-    path.write_text(
-        f'[warehouse]\nroot = "wh"\n\n[universe]\nsymbols = [{quoted}]\nstart_month = "2024-01"\n\n'
-        f"[source]\n{source}\n\n[timeframes]\nderive = [{tfs}]\nsweep = [{sweep_tfs}]\n{extra}\n")
-    return path
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.pipeline.conftest import write_project
+from tests.pipeline.kit import write_project
 
 REPO = Path(__file__).resolve().parents[2]
 SYMBOL = "BTCUSDT"

@@ -12,14 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from threadx_core.data.resample import (
-    MINUTE_MS,
-    open_time_from_ms,
-    open_time_ms,
-    timestamp_ms,
-    utc_timestamp,
-)
+from threadx_core.data.resample import open_time_from_ms, open_time_ms
 from threadx_core.schema import AMOUNT_COLUMNS, PRICE_COLUMNS, RAW_1M_COLUMNS
+from threadx_core.times import MINUTE_MS, to_ms, utc
 
 POLICIES = ("none", "flat")
 
@@ -65,8 +60,8 @@ def find_gaps(frame: pd.DataFrame, start: pd.Timestamp | str, end: pd.Timestamp 
     ``frame`` is a sorted, unique, minute-aligned raw_1m frame (only ``open_time`` is read); rows
     outside the window are ignored.
     """
-    first = timestamp_ms(utc_timestamp(start).ceil("min")) // MINUTE_MS
-    stop = timestamp_ms(utc_timestamp(end).ceil("min")) // MINUTE_MS
+    first = to_ms(utc(start).ceil("min")) // MINUTE_MS
+    stop = to_ms(utc(end).ceil("min")) // MINUTE_MS
     expected = max(0, stop - first)
     present = open_time_ms(frame) // MINUTE_MS
     present = present[(present >= first) & (present < stop)]

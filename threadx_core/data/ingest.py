@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from threadx_core import months
+from threadx_core import times
 from threadx_core.data.gaps import Gaps, fill_gaps, find_gaps
 from threadx_core.data.sources import Source, closed_until
 from threadx_core.schema import validate_raw_1m
@@ -47,7 +47,7 @@ def ingest_month(source: Source, symbol: str, month: str, *, existing: pd.DataFr
     Raises ``IngestError`` naming symbol and month on any source or validation failure.
     """
     where = f"{symbol} {month}"
-    first, last = months.bounds(month)
+    first, last = times.month_bounds(month)
     if first > now:
         raise IngestError(f"{where}: month starts after now ({now.isoformat()}); nothing to fetch")
     if existing is not None and not force and _fetched_through(existing) >= last:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from threadx_core import timeframes
+from threadx_core import times
 from threadx_core.schema import (
     AMOUNT_COLUMNS,
     OHLCV_COLUMNS,
@@ -41,21 +41,10 @@ from threadx_core.schema import (
     TIME_DTYPE,
     validate_ohlcv,
 )
+from threadx_core.times import MINUTE_MS
 
-MINUTE_MS = 60_000
-_DAY_DIVISORS = tuple(d for d in range(1, timeframes.MINUTES_PER_DAY + 1)
-                      if timeframes.MINUTES_PER_DAY % d == 0)
-
-
-def utc_timestamp(value: pd.Timestamp | str) -> pd.Timestamp:
-    """``value`` (a Timestamp or ISO string) as a UTC Timestamp; a naive value is taken as UTC."""
-    ts = pd.Timestamp(value)
-    return ts.tz_localize("UTC") if ts.tz is None else ts.tz_convert("UTC")
-
-
-def timestamp_ms(ts: pd.Timestamp) -> int:
-    """Milliseconds since the Unix epoch of ``ts`` (floored to the millisecond)."""
-    return ts.value // 1_000_000  # Timestamp.value is in nanoseconds whatever the unit
+_DAY_DIVISORS = tuple(d for d in range(1, times.MINUTES_PER_DAY + 1)
+                      if times.MINUTES_PER_DAY % d == 0)
 
 
 def open_time_ms(frame: pd.DataFrame) -> np.ndarray:
@@ -118,11 +107,11 @@ class _Candles:
         columns["minutes"] = frame["minutes"].to_numpy(np.int64)
         columns["filled_minutes"] = frame["filled_minutes"].to_numpy(np.int64)
         declared = frame.attrs.get("timeframe")
-        return cls(ms, columns, None if declared is None else timeframes.minutes(declared))
+        return cls(ms, columns, None if declared is None else times.tf_minutes(declared))
 
 
 def _resample(candles: _Candles, tf: str) -> pd.DataFrame:
-    size = timeframes.minutes(tf)
+    size = times.tf_minutes(tf)
     _check_bar_size(candles, tf, size)
     bin_ms = size * MINUTE_MS
     ids = candles.ms // bin_ms
@@ -163,8 +152,8 @@ def _check_bar_size(candles: _Candles, tf: str, size: int) -> None:
     """
     if candles.bar_minutes == 1 or (len(candles.ms) == 0 and candles.bar_minutes is None):
         return
-    positions = candles.ms // MINUTE_MS % timeframes.MINUTES_PER_DAY
-    align = int(np.gcd.reduce(np.append(positions, timeframes.MINUTES_PER_DAY)))
+    positions = candles.ms // MINUTE_MS % times.MINUTES_PER_DAY
+    align = int(np.gcd.reduce(np.append(positions, times.MINUTES_PER_DAY)))
     longest = int(candles.columns["minutes"].max(initial=1))
     candidates = [d for d in _DAY_DIVISORS if align % d == 0 and d >= longest]
     if candles.bar_minutes is not None:

@@ -11,9 +11,9 @@ from typing import Protocol
 
 import pandas as pd
 
-from threadx_core import months
-from threadx_core.data.binance import BinanceClient
-from threadx_core.data.binance_vision import BinanceVision
+from threadx_core import times
+from threadx_core.data.binance.rest import BinanceClient
+from threadx_core.data.binance.vision import BinanceVision
 from threadx_core.data.synthetic import synthetic
 from threadx_core.settings import Settings
 
@@ -73,8 +73,8 @@ class BinanceVisionSource:
 
     def fetch(self, symbol: str, start: pd.Timestamp, end: pd.Timestamp,
               now: pd.Timestamp) -> pd.DataFrame:
-        month = months.label(start)
-        first, last = months.bounds(month)
+        month = times.month_label(start)
+        first, last = times.month_bounds(month)
         if start == first and end == last and last <= now:
             return self.vision.month_1m(symbol, month)
         return self.rest.fetch(symbol, start, end, now)

@@ -27,15 +27,15 @@ import hashlib
 import numpy as np
 import pandas as pd
 
-from threadx_core.data.resample import MINUTE_MS, open_time_from_ms, timestamp_ms, utc_timestamp
+from threadx_core.data.resample import open_time_from_ms
 from threadx_core.schema import empty_raw_1m, validate_raw_1m
-from threadx_core.timeframes import MINUTES_PER_DAY
+from threadx_core.times import MINUTE_MS, MINUTES_PER_DAY, to_ms, utc
 
 #: First UTC day of the synthetic chain; no candle exists before it.
 ORIGIN = pd.Timestamp("2015-01-01", tz="UTC")
 
 _DAY_MS = MINUTES_PER_DAY * MINUTE_MS
-_ORIGIN_MS = timestamp_ms(ORIGIN)
+_ORIGIN_MS = to_ms(ORIGIN)
 _BLOCK_DAYS = 1024
 _KNOWN = {"BTCUSDT": (55_000.0, 0.030, 1.5e6), "ETHUSDT": (2_500.0, 0.038, 8e5)}
 _MAX_OUTAGE_MINUTES = 120
@@ -69,8 +69,8 @@ def synthetic(symbol: str, start: pd.Timestamp | str, end: pd.Timestamp | str, s
 
 def _window_ms(start: pd.Timestamp | str, end: pd.Timestamp | str) -> tuple[int, int]:
     """``[start, end)`` as the ms of the first and one-past-last minute slot it contains."""
-    first, stop = utc_timestamp(start).ceil("min"), utc_timestamp(end).ceil("min")
-    return timestamp_ms(first), timestamp_ms(stop)
+    first, stop = utc(start).ceil("min"), utc(end).ceil("min")
+    return to_ms(first), to_ms(stop)
 
 
 def _check_arguments(symbol: str, seed: int, gap_probability: float, first_ms: int) -> None:

@@ -1,6 +1,6 @@
 """The reference backtest engine (DESIGN §6): :class:`Params`, :func:`backtest` → :class:`Result`.
 
-The compiled state machine lives in :mod:`threadx_core.engine.backtest_nb`; sweep kernels reuse
+The compiled state machine lives in :mod:`threadx_core.engine.nb`; sweep kernels reuse
 its step functions.
 """
 

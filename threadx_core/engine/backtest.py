@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from threadx_core import indicators, metrics
-from threadx_core.engine import backtest_nb as nb
+from threadx_core.engine import nb as nb
 from threadx_core.engine.params import Params
 
 TRADE_COLUMNS: tuple[str, ...] = (

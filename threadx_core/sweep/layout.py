@@ -26,10 +26,10 @@ import pandas as pd
 from threadx_core import indicators
 from threadx_core.engine.backtest import bar_times, infer_bar_minutes
 from threadx_core.engine.params import Params
-from threadx_core.indicator_cache import atr_column, bb_columns
+from threadx_core.indicators.cache import atr_column, bb_columns
 from threadx_core.sweep.grid import Grid
 from threadx_core.sweep.signals import entry_signals
-from threadx_core.timeframes import MINUTES_PER_YEAR
+from threadx_core.times import MINUTES_PER_YEAR
 
 PRICE_COLUMNS = ("open", "high", "low", "close")
 #: Columns of :attr:`Layout.scalars`, the per-combination parameters the kernels read (flags and

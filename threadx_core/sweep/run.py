@@ -23,9 +23,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from threadx_core import devices
 from threadx_core.metrics import INT_KEYS, OUTPUT_KEYS
-from threadx_core.sweep import kernel_nb
+from threadx_core.sweep import cpu, devices
 from threadx_core.sweep.grid import Grid
 from threadx_core.sweep.layout import Layout, build
 
@@ -53,12 +52,12 @@ def layout_runner(layout: Layout) -> devices.Runner:
     def runner(device: devices.Device, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
         if device.kind == "cpu":
             with _CPU_LOCK:
-                return kernel_nb.run_chunk(layout, start, stop)
-        from threadx_core.sweep import kernel_cuda
+                return cpu.run_chunk(layout, start, stop)
+        from threadx_core.sweep import cuda
 
         with upload:
             if device.index not in resident:
-                resident[device.index] = kernel_cuda.GpuSweep(layout, device.index)
+                resident[device.index] = cuda.GpuSweep(layout, device.index)
         return resident[device.index].run(start, stop)
 
     return runner

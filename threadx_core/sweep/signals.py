@@ -3,11 +3,11 @@
 Flat, the strategy enters at bar t ≥ 1 of the window when the close crosses a band:
 ``close[t] < lo[t] and close[t−1] ≥ lo[t−1]`` (long) or, with shorts allowed,
 ``close[t] > up[t] and close[t−1] ≤ up[t−1]`` (short), where up/lo = middle ± bb_std·σ — and,
-besides, the ATR is finite and the equity > 0 (:func:`threadx_core.engine.backtest_nb.entry_side`,
-:func:`~threadx_core.engine.backtest_nb.decide_at_close`). The crosses depend on the bands only,
+besides, the ATR is finite and the equity > 0 (:func:`threadx_core.engine.nb.entry_side`,
+:func:`~threadx_core.engine.nb.decide_at_close`). The crosses depend on the bands only,
 not on the combination's state, so they are listed once per distinct ``(bb_period, bb_std,
 allow_short)``; the CPU kernel then jumps over a flat stretch straight to its next cross instead of
-testing every bar (:func:`threadx_core.sweep.kernel_nb.combo_fast_nb`).
+testing every bar (:func:`threadx_core.sweep.cpu.combo_fast_nb`).
 
 The bands are computed with the kernel's very expressions (``mid + bb_std * sigma[t]``,
 ``mid − bb_std * sigma[t]``), so a cross here is a cross there, bit for bit. NaN bands (warm-up)

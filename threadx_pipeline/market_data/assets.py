@@ -11,7 +11,8 @@ from collections.abc import Iterator
 import dagster as dg
 import pandas as pd
 
-from threadx_core import quality, storage
+from threadx_core import storage
+from threadx_core.data import quality
 from threadx_core.data.ingest import ingest_month
 from threadx_core.data.resample import resample
 from threadx_core.settings import Settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 import pandas as pd
 
-from threadx_core import months
+from threadx_core import times
 from threadx_core.settings import Settings
 from threadx_pipeline.partitions import SYMBOLS, key
 
@@ -13,9 +13,9 @@ from threadx_pipeline.partitions import SYMBOLS, key
 def months_to_top_up(now: pd.Timestamp, start_month: str) -> list[str]:
     """The current month, and on the first day of a month also the previous one (so its last
     hours are fetched and it becomes complete); never before ``start_month``."""
-    current = months.label(now)
-    wanted = [months.previous(current), current] if now.day == 1 else [current]
-    return [m for m in wanted if months.parse(m) >= months.parse(start_month)]
+    current = times.month_label(now)
+    wanted = [times.previous_month(current), current] if now.day == 1 else [current]
+    return [m for m in wanted if times.parse_month(m) >= times.parse_month(start_month)]
 
 
 def build_daily_top_up(job: dg.UnresolvedAssetJobDefinition, settings: Settings) -> dg.ScheduleDefinition:

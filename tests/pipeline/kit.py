@@ -1,0 +1,40 @@
+"""Test kit of the pipeline tests: a throwaway project, one symbol-month run, its metadata."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from threadx_pipeline.definitions import MONTH_JOB, build_definitions
+from threadx_pipeline.partitions import key
+
+
+def write_project(folder: Path, *, symbols=("BTCUSDT",), source: str = "kind = \"synthetic\"",
+                  extra: str = "", derive=("15m", "1h", "4h", "1d"), sweep=("1h",)) -> Path:
+    """Write ``folder/threadx.toml`` and return its path (warehouse under ``folder/wh``)."""
+    quoted = ", ".join(f'"{s}"' for s in symbols)
+    tfs = ", ".join(f'"{t}"' for t in derive)
+    sweep_tfs = ", ".join(f'"{t}"' for t in sweep)
+    path = folder / "threadx.toml"
+    path.write_text(
+        f'[warehouse]\nroot = "wh"\n\n[universe]\nsymbols = [{quoted}]\nstart_month = "2024-01"\n\n'
+        f"[source]\n{source}\n\n[timeframes]\nderive = [{tfs}]\nsweep = [{sweep_tfs}]\n{extra}\n")
+    return path
+
+
+def run(path, instance, symbol, month, *, now, force=False):
+    job = build_definitions(path, frozen_now=now).resolve_job_def(MONTH_JOB)
+    return job.execute_in_process(partition_key=key(symbol, month), instance=instance,
+                                  run_config={"ops": {"raw_1m": {"config": {"force": force}}}},
+                                  raise_on_error=False)
+
+
+def materialization(result, asset, node=None):
+    events = result.asset_materializations_for_node(node or asset)
+    (event,) = [e for e in events if e.asset_key == dg.AssetKey(asset)]
+    return {k: v.value for k, v in event.metadata.items()}
+
+
+def checks(result):
+    return {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}

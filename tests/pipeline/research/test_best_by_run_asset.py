@@ -1,0 +1,85 @@
+"""The selection's exports materialised through Dagster: ``best_by_run`` re-runs its rank 1 (trades
+CSV/Parquet, selection JSON, equity chart) and ``walk_forward`` charts its latest selection."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.pipeline.kit import materialization, run, write_project
+from threadx_core import storage
+from threadx_core.research.chain import PARAM_COLUMNS
+from threadx_pipeline.definitions import SYMBOL_JOB, build_definitions
+from threadx_pipeline.partitions import register_symbols
+
+
+@pytest.fixture(scope="module")
+def materialised(tmp_path_factory):
+    """January and February of BTCUSDT (February's indicators warmed up on January), then the
+    symbol's walk-forward (one month in sample): the project path and both results."""
+    path = write_project(tmp_path_factory.mktemp("selection"),
+                         extra="[walkforward]\nin_sample_months = 1\n\n[selection]\nmin_trades = 5\n")
+    with dg.instance_for_test() as instance:
+        register_symbols(instance, ["BTCUSDT"])
+        now = "2024-03-05T00:00:00Z"
+        assert run(path, instance, "BTCUSDT", "2024-01", now=now).success
+        february = run(path, instance, "BTCUSDT", "2024-02", now=now)
+        assert february.success
+        symbol = build_definitions(path).resolve_job_def(SYMBOL_JOB).execute_in_process(
+            partition_key="BTCUSDT", instance=instance)
+        assert symbol.success
+        yield path, february, symbol
+
+
+def shown_png(markdown: str, alt: str) -> bytes:
+    """The PNG of an ``image`` metadata entry (base64 Markdown)."""
+    found = re.fullmatch(rf"!\[{alt}\]\(data:image/png;base64,([A-Za-z0-9+/=]+)\)", markdown)
+    assert found, markdown[:80]
+    return base64.b64decode(found.group(1))
+
+
+def test_best_by_run_reruns_and_exports_its_rank_one(materialised):
+    path, february, _ = materialised
+    root = path.parent / "wh"
+    folder = root / "reports" / "BTCUSDT" / "2024-02"
+    best = storage.read_partition(storage.partition_path(root, "best_by_run", "BTCUSDT", "2024-02"))
+    top = best.iloc[0]
+
+    csv = pd.read_csv(folder / "best_by_run_trades.csv", parse_dates=["entry_time", "exit_time"])
+    parquet = pd.read_parquet(folder / "best_by_run_trades.parquet")
+    pd.testing.assert_frame_equal(csv, parquet, check_dtype=False)
+    assert len(parquet) == top["n_trades"] >= 5
+    assert parquet["pnl"].sum() == pytest.approx(top["final_equity"] - top["initial_capital"], rel=1e-9)
+    assert (parquet["timeframe"] == top["timeframe"]).all()
+    assert parquet["entry_time"].min() >= pd.Timestamp("2024-02-01", tz="UTC")
+
+    selection = json.loads((folder / "best_by_run_selection.json").read_text())
+    assert {k: selection["parameters"][k] for k in PARAM_COLUMNS} == {k: top[k] for k in PARAM_COLUMNS}
+    assert selection["timeframe"] == top["timeframe"] and selection["run_id"] == top["run_id"]
+    assert selection["objective"] == "sharpe" and selection["objective_value"] == top["sharpe"]
+    assert selection["metrics"]["final_equity"] == top["final_equity"]
+
+    meta = materialization(february, "best_by_run")
+    png = (folder / "best_by_run_selection_equity.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and shown_png(meta["selection_equity"], "selection_equity") == png
+    assert meta["selection_trades"] == len(parquet)
+    assert meta["selection_trades_csv"] == str(folder / "best_by_run_trades.csv")
+    assert meta["selection"] == selection["run"]
+
+
+def test_walk_forward_charts_and_exports_the_latest_selection(materialised):
+    path, _, symbol = materialised
+    reports = path.parent / "wh" / "reports" / "BTCUSDT"
+    steps = storage.read_partition(storage.symbol_path(path.parent / "wh", "walk_forward", "BTCUSDT"))
+    assert steps["combo"].iloc[-1] >= 0
+    png = (reports / "1h_selection_equity.png").read_bytes()
+    assert png.startswith(b"\x89PNG")
+    meta = materialization(symbol, "walk_forward")
+    assert shown_png(meta["1h_selection_equity"], "selection_equity") == png
+    assert np.isfinite(meta["1h_summary"]["out_of_sample_total_return"])

@@ -1,0 +1,385 @@
+"""Full-period metrics from monthly sweep partitions, without re-running anything (issue 5).
+
+Each month of a sweep is its own window (positions closed at month end), so an account that runs
+one combination month after month is the chain of those windows: its daily returns are the months'
+daily returns concatenated, and its equity compounds. :func:`aggregate` turns monthly partitions
+(:mod:`threadx_core.sweep.stored`) of the same grid and timeframe into one partition-shaped frame
+over any range of consecutive months: ``timeframe``, every ``Params`` field, every metric of
+:data:`metrics.OUTPUT_KEYS` for the whole range, ``daily_returns`` (concatenated) and
+``attrs["days"]``/``attrs["months"]``. That frame can be ranked with :func:`selection.rank` and is
+itself a valid input of :func:`chain` (chaining is associative).
+
+Equity metrics come from the DAILY returns (one per UTC day, r_k = E_k/E_{k−1} − 1, E_0 = initial
+capital), annualised with 365 days a year. They are daily-based, unlike the per-bar metrics of a
+sweep partition (DESIGN §7, P = bars per year): an aggregated Sharpe, volatility, Sortino or
+maximum drawdown is NOT comparable with a partition's stored one (intraday moves are invisible to
+daily returns), even over a single month. Equity functions take ``daily`` of shape ``(D,)`` or
+``(D, n)`` (days × combinations) and reduce over axis 0.
+
+Trade metrics are rebuilt from the stored monthly metrics, exactly up to rounding (see :func:`trade_totals`):
+wins = n_trades·win_rate, gross win = avg_win·wins, net pnl = final_equity − initial_capital,
+losses = (pnl − gross win)/avg_loss, gross loss = avg_loss·losses, fees = fees_paid, traded
+notional = turnover·initial_capital. Every stored month started from ``initial_capital``; in the
+chained account month m starts from E(start of m) instead. The strategy sizes every position in
+proportion to equity and pays fees in proportion to notional (DESIGN §6), so month m of the chained
+account is the stored month with every money amount scaled by g_m = E(start of m)/initial_capital.
+Money metrics (fees_paid, expectancy, avg/largest win/loss, profit_factor, turnover, final_equity)
+are therefore those of the compounding account: Σ g_m·x_m, not the plain Σ x_m of accounts reset to
+the initial capital every month. Counts (n_trades, wins, losses) are plain sums.
+
+What is not exact: ``exposure`` (share of bars in a position) needs each month's bar count, which
+is not stored; it is weighted by days (exact when every day has the same number of bars, i.e. no
+data gaps). Nothing else is approximated.
+
+Degenerate cases: no day → total_return 0, cagr NaN, volatility/sharpe/sortino NaN, max_drawdown
+0, duration 0, exposure NaN; fewer than two days → volatility/sharpe/sortino NaN; flat equity (every r = 0) →
+volatility, sharpe, sortino, calmar 0.0; std = 0 with mean ≠ 0 → sharpe ±inf; no negative day
+with a positive mean → sortino +inf. Ruin: a month that would start at a compounded equity ≤ 0 is
+never traded (§6: no entry when equity ≤ 0): from there the chained daily returns are 0 and no
+trade, fee or pnl is added; volatility/sharpe/sortino are NaN (a return after a non-positive
+equity is undefined) and cagr is −1. Trade metrics follow §7: no trade → win_rate,
+profit_factor, expectancy and avg/largest win/loss NaN; profit_factor +inf with wins and no loss,
+0.0 with losses and no win.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from threadx_core import times
+from threadx_core.engine.params import Params
+from threadx_core.metrics import INT_KEYS, OUTPUT_KEYS, calmar
+from threadx_core.sweep import stored
+
+#: The ``Params`` fields: the columns that identify a combination of a grid.
+PARAM_COLUMNS: tuple[str, ...] = tuple(field.name for field in dataclasses.fields(Params))
+DAYS_PER_YEAR = 365
+SHORT_WINDOW_DAYS = 30
+_ROOT_YEAR = math.sqrt(DAYS_PER_YEAR)
+
+
+# --------------------------------------------------------------------------------------------
+# Equity metrics from daily returns (axis 0 = days)
+# --------------------------------------------------------------------------------------------
+
+
+def equity_curve(daily: object) -> np.ndarray:
+    """E_0 = 1, E_k = E_{k−1}·(1 + r_k) = Π_{j≤k}(1 + r_j): compounded equity per unit of
+    initial capital, shape ``(D + 1, …)``."""
+    r = np.asarray(daily, dtype=np.float64)
+    return np.concatenate([np.ones((1, *r.shape[1:])), np.cumprod(1.0 + r, axis=0)])
+
+
+def total_return(daily: object) -> np.ndarray:
+    """Π(1 + r_k) − 1 = E_D − 1 (0.0 with no day)."""
+    return equity_curve(daily)[-1] - 1.0
+
+
+def cagr(daily: object, calendar_days: float) -> np.ndarray:
+    """(1 + total_return)^(365/calendar_days) − 1 — calendar days from the start of the first day
+    to the end of the last, gaps included; −1.0 when E_D ≤ 0; NaN when ``calendar_days`` ≤ 0."""
+    final = equity_curve(daily)[-1]
+    if calendar_days <= 0:
+        return np.full(final.shape, np.nan)
+    with np.errstate(over="ignore", invalid="ignore"):
+        grown = np.power(final, DAYS_PER_YEAR / calendar_days) - 1.0
+    return np.where(final <= 0.0, -1.0, grown)
+
+
+def _undefined(daily: object) -> np.ndarray:
+    """True where some return follows a non-positive equity (E_k ≤ 0 for some k < D)."""
+    curve = equity_curve(daily)
+    return np.any(~(curve[:-1] > 0.0), axis=0)
+
+
+def _risk_statistic(daily: object, formula: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``formula`` (days × … → …) of the returns, with the module's degenerate cases: NaN with fewer
+    than two days or after a non-positive equity, 0.0 for a flat column; x/0 gives ±inf (0/0 NaN)."""
+    r = np.asarray(daily, dtype=np.float64)
+    if r.shape[0] < 2:
+        return np.full(r.shape[1:], np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = np.where(np.any(r, axis=0), formula(r), 0.0)
+    return np.where(_undefined(r), np.nan, value)
+
+
+def volatility(daily: object) -> np.ndarray:
+    """std(r, ddof 1)·√365; NaN with fewer than two days."""
+    return _risk_statistic(daily, lambda r: np.std(r, axis=0, ddof=1) * _ROOT_YEAR)
+
+
+def sharpe(daily: object) -> np.ndarray:
+    """mean(r)/std(r, ddof 1)·√365 (risk-free 0); 0.0 flat, ±inf when std = 0 with mean ≠ 0, NaN
+    with fewer than two days."""
+    return _risk_statistic(daily, lambda r: r.mean(axis=0) / np.std(r, axis=0, ddof=1) * _ROOT_YEAR)
+
+
+def sortino(daily: object) -> np.ndarray:
+    """mean(r)/√mean(min(r, 0)²)·√365; 0.0 flat, +inf with no negative day and mean > 0, NaN with
+    fewer than two days."""
+    return _risk_statistic(
+        daily, lambda r: r.mean(axis=0) / np.sqrt(np.mean(np.minimum(r, 0.0) ** 2, axis=0)) * _ROOT_YEAR)
+
+
+def max_drawdown(daily: object) -> np.ndarray:
+    """min(E/cummax(E) − 1) over the daily curve with E_0 = 1 (≤ 0, a fraction of the peak)."""
+    curve = equity_curve(daily)
+    return np.min(curve / np.maximum.accumulate(curve, axis=0) - 1.0, axis=0)
+
+
+def max_drawdown_duration(daily: object) -> np.ndarray:
+    """Days from the peak before the deepest drawdown (the last day at that peak; the first
+    deepest trough when several tie) until the equity is back at that peak, or until the last
+    day if it never is; 0 without drawdown. As ``max_drawdown_duration`` of §7, in days."""
+    curve = equity_curve(daily)
+    running = np.maximum.accumulate(curve, axis=0)
+    depth = curve / running - 1.0
+    trough = np.expand_dims(np.argmin(depth, axis=0), 0)
+    peak_value = np.take_along_axis(running, trough, axis=0)
+    position = np.arange(curve.shape[0]).reshape(-1, *[1] * (curve.ndim - 1))
+    at_peak = (curve == peak_value) & (position <= trough)
+    peak = curve.shape[0] - 1 - np.argmax(at_peak[::-1], axis=0)
+    recovered = (curve >= peak_value) & (position > trough)
+    end = np.where(np.any(recovered, axis=0), np.argmax(recovered, axis=0), curve.shape[0] - 1)
+    return np.where(np.min(depth, axis=0) < 0.0, end - peak, 0).astype(np.int64)
+
+
+# --------------------------------------------------------------------------------------------
+# Trade metrics from the stored monthly metrics
+# --------------------------------------------------------------------------------------------
+
+
+class TradeTotals(NamedTuple):
+    """Additive trade totals per combination (arrays): counts ``n``, ``wins``, ``losses``; money
+    ``gross_win`` (> 0), ``gross_loss`` (< 0), net ``pnl``, ``fees``, traded ``notional``;
+    ``largest_win``/``largest_loss`` (NaN when none); ``exposed_days`` = exposure·days."""
+
+    n: np.ndarray
+    wins: np.ndarray
+    losses: np.ndarray
+    gross_win: np.ndarray
+    gross_loss: np.ndarray
+    pnl: np.ndarray
+    fees: np.ndarray
+    notional: np.ndarray
+    largest_win: np.ndarray
+    largest_loss: np.ndarray
+    exposed_days: np.ndarray
+
+
+def trade_totals(piece: pd.DataFrame) -> TradeTotals:
+    """The totals of one partition-shaped frame, in the money of its own run (which started at
+    ``initial_capital``), rebuilt from its metrics: wins = round(n_trades·win_rate), gross_win =
+    avg_win·wins, pnl = final_equity − initial_capital (exact, DESIGN §6), losses =
+    round((pnl − gross_win)/avg_loss) (0 when avg_loss is NaN: no loss), gross_loss =
+    avg_loss·losses (trades with pnl exactly 0 are neither), notional = turnover·initial_capital."""
+    column = {key: piece[key].to_numpy(np.float64) for key in
+              ("n_trades", "win_rate", "avg_win", "avg_loss", "final_equity", "initial_capital",
+               "fees_paid", "turnover", "largest_win", "largest_loss", "exposure")}
+    wins = np.rint(np.nan_to_num(column["n_trades"] * column["win_rate"]))
+    gross_win = np.where(wins > 0, column["avg_win"] * wins, 0.0)
+    pnl = column["final_equity"] - column["initial_capital"]
+    has_loss = np.isfinite(column["avg_loss"])
+    with np.errstate(invalid="ignore"):
+        losses = np.where(has_loss, np.rint((pnl - gross_win) / column["avg_loss"]), 0.0)
+    days = len(json.loads(piece.attrs["days"]))
+    return TradeTotals(column["n_trades"], wins, losses, gross_win,
+                       np.where(losses > 0, column["avg_loss"] * losses, 0.0), pnl, column["fees_paid"],
+                       column["turnover"] * column["initial_capital"], column["largest_win"],
+                       column["largest_loss"], column["exposure"] * days)
+
+
+def compound(totals: Sequence[TradeTotals], scale: np.ndarray) -> TradeTotals:
+    """Totals of the chained account, from each piece's ``totals`` and ``scale`` (pieces ×
+    combinations) = g_m = E(start of m)/initial_capital: piece m contributes its counts where
+    g_m > 0 (the account is alive at its start), its money amounts times g_m (Σ_m g_m·x_m), and
+    largest win/loss are the max/min of g_m·x_m over the live pieces (NaN when none)."""
+    alive = scale > 0.0
+
+    def stacked(field: str) -> np.ndarray:
+        return np.array([getattr(piece, field) for piece in totals])
+
+    counts = {f: np.sum(np.where(alive, stacked(f), 0.0), axis=0)
+              for f in ("n", "wins", "losses", "exposed_days")}
+    money = {f: np.sum(np.where(alive, scale * stacked(f), 0.0), axis=0)
+             for f in ("gross_win", "gross_loss", "pnl", "fees", "notional")}
+    extremes = {f: pick.reduce(np.where(alive, scale * stacked(f), np.nan), axis=0)
+                for f, pick in (("largest_win", np.fmax), ("largest_loss", np.fmin))}
+    return TradeTotals(**counts, **money, **extremes)
+
+
+def win_rate(wins: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Σ wins / Σ trades; NaN with no trade."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, wins / n, np.nan)
+
+
+def profit_factor(gross_win: np.ndarray, gross_loss: np.ndarray) -> np.ndarray:
+    """Σ wins / |Σ losses|; +inf with wins and no loss, 0.0 with losses and no win, NaN with
+    neither (§7)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = gross_win / np.abs(gross_loss)
+    return np.where(gross_loss < 0.0, ratio, np.where(gross_win > 0.0, np.inf, np.nan))
+
+
+def per_trade(amount: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """amount/count — expectancy (Σ pnl / n_trades), avg_win (gross win / wins), avg_loss (gross
+    loss / losses); NaN when the count is 0."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, amount / count, np.nan)
+
+
+# --------------------------------------------------------------------------------------------
+# Partitions
+# --------------------------------------------------------------------------------------------
+
+
+def align(partitions: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """``partitions`` (month label ``YYYY-MM`` → sweep partition) checked and sorted by month, each
+    reordered to the first month's grid order (rows matched by their ``Params`` columns).
+
+    Raises ``ValueError`` naming the month when: the months are not consecutive (naming the first
+    missing one), a partition lacks a column or ``attrs["days"]``, its timeframe differs from the
+    first month's, its grid (the set of ``Params`` rows) differs from the first month's or has
+    duplicates, or its days are not sorted inside that month.
+    """
+    if not partitions:
+        raise ValueError("no sweep partition to aggregate")
+    by_month: dict[str, pd.DataFrame] = {}
+    for key, frame in partitions.items():
+        label = times.month_label(times.parse_month(key))
+        if label in by_month:
+            raise ValueError(f"month {label} is given twice")
+        by_month[label] = frame
+    labels = sorted(by_month)
+    missing = sorted(set(times.month_span(labels[0], labels[-1])) - set(labels))
+    if missing:
+        raise ValueError(f"month {missing[0]} is missing: partitions must cover consecutive months")
+    for label in labels:
+        _check_partition(label, by_month[label])
+    first = labels[0]
+    reference = pd.MultiIndex.from_frame(by_month[first][list(PARAM_COLUMNS)])
+    if reference.has_duplicates:
+        raise ValueError(f"month {first}: the grid has duplicate parameter combinations")
+    timeframe = _timeframe(first, by_month[first])
+    for label in labels:
+        if _timeframe(label, by_month[label]) != timeframe:
+            raise ValueError(f"month {label}: timeframe {_timeframe(label, by_month[label])!r} differs "
+                             f"from {first}'s {timeframe!r}")
+    return {label: _reorder(label, by_month[label], reference, first) for label in labels}
+
+
+def _check_partition(label: str, frame: pd.DataFrame) -> None:
+    """Raise naming ``label`` if ``frame`` is not a readable sweep partition of that month."""
+    needed = [*PARAM_COLUMNS, *OUTPUT_KEYS, "timeframe", "daily_returns"]
+    absent = [c for c in needed if c not in frame.columns]
+    if absent or "days" not in frame.attrs:
+        raise ValueError(f"month {label}: not a sweep partition (missing {absent or 'attrs[days]'})")
+    days = pd.DatetimeIndex(json.loads(frame.attrs["days"]), tz="UTC")
+    start, end = times.month_bounds(label)
+    if len(days) and (not days.is_monotonic_increasing or not days.is_unique
+                      or days[0] < start or days[-1] >= end):
+        raise ValueError(f"month {label}: its days are not sorted days of that month")
+
+
+def _timeframe(label: str, frame: pd.DataFrame) -> str:
+    values = frame["timeframe"].unique()
+    if len(values) > 1:
+        raise ValueError(f"month {label}: several timeframes {sorted(values)} in one partition")
+    return str(values[0]) if len(values) else ""
+
+
+def _reorder(label: str, frame: pd.DataFrame, reference: pd.MultiIndex, first: str) -> pd.DataFrame:
+    """``frame`` in the order of ``reference``; raises naming ``label`` if the grids differ."""
+    keys = pd.MultiIndex.from_frame(frame[list(PARAM_COLUMNS)])
+    order = keys.get_indexer(reference) if keys.is_unique else np.array([-1])
+    if len(frame) != len(reference) or np.any(order < 0):
+        raise ValueError(f"month {label}: its grid ({len(frame)} combinations) differs from {first}'s "
+                         f"({len(reference)}): partitions must come from the same grid")
+    out = frame.iloc[order].reset_index(drop=True)
+    out.attrs = dict(frame.attrs)
+    return out
+
+
+def chain(pieces: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """The chained account of ``pieces`` — partition-shaped frames of the same grid in the same row
+    order, in time order (as :func:`align` returns them, or earlier :func:`chain` outputs): one
+    row per combination with ``timeframe``, the ``Params`` columns, every metric of
+    :data:`OUTPUT_KEYS` over the whole span (see the module docstring), ``daily_returns``
+    (concatenated) and ``attrs["days"]``. Associative: chain([chain([a, b]), c]) equals
+    chain([a, b, c]) up to rounding."""
+    if not pieces:
+        raise ValueError("nothing to chain")
+    lengths = [len(json.loads(piece.attrs["days"])) for piece in pieces]
+    offsets = np.cumsum([0, *lengths[:-1]])
+    daily = _stop_after_ruin(np.concatenate([stored.daily_returns(piece).to_numpy(np.float64)
+                                             for piece in pieces]), offsets, lengths)
+    curve = equity_curve(daily)
+    totals = compound([trade_totals(piece) for piece in pieces], curve[offsets])
+    days = [day for piece in pieces for day in json.loads(piece.attrs["days"])]
+    calendar_days = (pd.Timestamp(days[-1]) - pd.Timestamp(days[0])).days + 1 if days else 0
+    metrics = _equity_metrics(daily, calendar_days)
+    metrics.update(_trade_metrics(totals, pieces[0]["initial_capital"].to_numpy(np.float64),
+                                  len(days), curve[-1]))
+    metrics["cagr_short_window"] = np.full(daily.shape[1], calendar_days < SHORT_WINDOW_DAYS)
+    out = pieces[0][["timeframe", *PARAM_COLUMNS]].reset_index(drop=True)
+    for key in OUTPUT_KEYS:
+        out[key] = metrics[key].astype(np.int64) if key in INT_KEYS else metrics[key]
+    out["daily_returns"] = [np.ascontiguousarray(daily[:, i]) for i in range(daily.shape[1])]
+    out.attrs = {"days": json.dumps(days)}
+    return out
+
+
+def _stop_after_ruin(daily: np.ndarray, offsets: np.ndarray, lengths: list[int]) -> np.ndarray:
+    """``daily`` with every return of a piece that starts at an equity ≤ 0, and of every later
+    piece, set to 0: a ruined account makes no entry (§6), so it stays flat from there."""
+    dead = np.logical_or.accumulate(~(equity_curve(daily)[offsets] > 0.0), axis=0)
+    return np.where(np.repeat(dead, lengths, axis=0), 0.0, daily)
+
+
+def _equity_metrics(daily: np.ndarray, calendar_days: int) -> dict[str, np.ndarray]:
+    growth = cagr(daily, calendar_days)
+    drawdown = max_drawdown(daily)
+    return {"total_return": total_return(daily), "cagr": growth, "volatility": volatility(daily),
+            "sharpe": sharpe(daily), "sortino": sortino(daily),
+            "calmar": np.array([calmar(c, d) for c, d in zip(growth, drawdown, strict=True)]),
+            "max_drawdown": drawdown, "max_drawdown_duration": max_drawdown_duration(daily)}
+
+
+def _trade_metrics(totals: TradeTotals, capital: np.ndarray, n_days: int,
+                   final: np.ndarray) -> dict[str, np.ndarray]:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        exposure = totals.exposed_days / n_days if n_days else np.full(capital.shape, np.nan)
+    return {"n_trades": totals.n, "win_rate": win_rate(totals.wins, totals.n),
+            "profit_factor": profit_factor(totals.gross_win, totals.gross_loss),
+            "expectancy": per_trade(totals.pnl, totals.n),
+            "avg_win": per_trade(totals.gross_win, totals.wins),
+            "avg_loss": per_trade(totals.gross_loss, totals.losses),
+            "largest_win": totals.largest_win, "largest_loss": totals.largest_loss,
+            "exposure": exposure, "fees_paid": totals.fees,
+            "turnover": totals.notional / capital, "final_equity": capital * final}
+
+
+def aggregate(partitions: Mapping[str, pd.DataFrame], first: str | None = None,
+              last: str | None = None) -> pd.DataFrame:
+    """Full-period metrics of every combination over the months ``first``..``last`` (inclusive;
+    default: all) of ``partitions`` (month label → sweep partition of one symbol and timeframe):
+    :func:`chain` of the :func:`align` -ed months, with ``attrs["months"]`` (JSON list of the
+    months). Raises ``ValueError`` naming the month when the partitions cannot be combined, and
+    when ``first``/``last`` select no month."""
+    aligned = align(partitions)
+    lo = times.parse_month(first) if first else times.parse_month(next(iter(aligned)))
+    hi = times.parse_month(last) if last else times.parse_month(list(aligned)[-1])
+    chosen = [label for label in aligned if lo <= times.parse_month(label) <= hi]
+    if not chosen:
+        raise ValueError(f"no partition between {first or 'the first month'} and {last or 'the last'}")
+    out = chain([aligned[label] for label in chosen])
+    out.attrs["months"] = json.dumps(chosen)
+    return out

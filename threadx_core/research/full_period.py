@@ -1,0 +1,116 @@
+"""Full-period metrics over any range of stored months, for every sweep timeframe of a symbol (issue 5).
+
+Input: timeframe → (month label ``YYYY-MM`` → stored sweep partition), holding the months that
+exist. :func:`full_period` takes the range ``first``..``last`` (inclusive; by default the first
+and the last month stored for any timeframe), requires every month of it to be stored for every
+timeframe, aggregates each timeframe over it with :func:`chain.aggregate` (the chained,
+compounding account; daily-based equity metrics, NOT comparable with a partition's per-bar ones —
+see that module) and ranks the rows of all timeframes together, as ``best_by_run`` does for a month.
+Nothing is re-run: only the stored metrics and daily returns are read.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from threadx_core import times
+from threadx_core.present.plots import objective_pngs
+from threadx_core.research import chain, selection
+
+
+@dataclass(frozen=True)
+class FullPeriod:
+    """The range ``first``..``last`` (``months``: its labels; ``days``: its UTC days with data),
+    ``frame`` — one row per timeframe × combination, in timeframe then grid order: ``timeframe``, the
+    ``Params`` columns, every metric of ``metrics.OUTPUT_KEYS`` over the range and ``daily_returns``
+    (a float64 array per row); ``attrs``: ``first``, ``last``, ``months`` and ``days`` (JSON lists,
+    the days being the same for every timeframe), so that the rows of one timeframe are a valid input
+    of :func:`chain.chain` — ``top``, the ``top_k`` best rows by :func:`selection.rank` (without
+    daily returns) — and ``charts``, PNGs of the objective over the eligible rows (``heatmap`` over
+    the Bollinger settings, ``distribution`` across the grid); none when no row is eligible."""
+
+    first: str
+    last: str
+    months: list[str]
+    days: int
+    frame: pd.DataFrame
+    top: pd.DataFrame
+    charts: dict[str, bytes]
+
+
+def full_period(sweeps: Mapping[str, Mapping[str, pd.DataFrame]], first: str | None = None,
+                last: str | None = None, *, objective: str, min_trades: int, top_k: int,
+                title: str) -> FullPeriod:
+    """The full-period metrics of every combination of every timeframe of ``sweeps`` over
+    ``first``..``last``, ranked by ``objective`` among rows with at least ``min_trades`` trades.
+
+    Raises ``ValueError`` starting with ``title`` (the symbol) when: ``sweeps`` is empty;
+    ``first``/``last`` is not a ``YYYY-MM`` month or ``last`` precedes ``first``; nothing is stored;
+    a month of the range is not stored for a timeframe (naming the timeframe and the first such
+    month); the stored months cannot be aggregated (naming the timeframe and the month, see
+    :func:`chain.align`); two timeframes cover different days in a month (naming both and the
+    month). ``objective`` must be one of :data:`selection.OBJECTIVES`.
+    """
+    if not sweeps:
+        raise ValueError(f"{title}: no sweep timeframe to aggregate")
+    try:
+        labels = _range(sweeps, first, last)
+    except ValueError as exc:
+        raise ValueError(f"{title}: {exc}") from None
+    frames = []
+    for tf, stored in sweeps.items():
+        absent = [m for m in labels if m not in stored]
+        if absent:
+            raise ValueError(f"{title} {tf}: month {absent[0]} is not stored (stored: "
+                             f"{', '.join(sorted(stored)) or 'none'}); the range {labels[0]}..{labels[-1]} "
+                             f"needs every month of it")
+        try:
+            frames.append(chain.aggregate({m: stored[m] for m in labels}))
+        except ValueError as exc:
+            raise ValueError(f"{title} {tf}: {exc}") from None
+    _check_same_days(sweeps, labels, title)
+    frame = pd.concat(frames, ignore_index=True)
+    days = frames[0].attrs["days"]
+    frame.attrs = {"first": labels[0], "last": labels[-1], "months": json.dumps(labels), "days": days}
+    results = frame.drop(columns="daily_returns")
+    top = selection.rank(results, objective, min_trades=min_trades).head(top_k)
+    return FullPeriod(labels[0], labels[-1], labels, len(json.loads(days)), frame, top,
+                      _charts(results, top, objective, min_trades, f"{title} {labels[0]}..{labels[-1]}"))
+
+
+def _range(sweeps: Mapping[str, Mapping[str, pd.DataFrame]], first: str | None,
+           last: str | None) -> list[str]:
+    """Month labels ``first``..``last``, each defaulting to the first/last month stored."""
+    stored = sorted({times.month_label(times.parse_month(m))
+                     for by_month in sweeps.values() for m in by_month})
+    if not stored and not (first and last):
+        raise ValueError("no sweep partition is stored: materialise the months first")
+    lo = times.month_label(times.parse_month(first)) if first else stored[0]
+    hi = times.month_label(times.parse_month(last)) if last else stored[-1]
+    return times.month_span(lo, hi)
+
+
+def _check_same_days(sweeps: Mapping[str, Mapping[str, pd.DataFrame]], labels: list[str],
+                     title: str) -> None:
+    """Raise unless every timeframe's partition of each month covers the same days."""
+    tfs = list(sweeps)
+    for month in labels:
+        days = {tf: json.loads(sweeps[tf][month].attrs["days"]) for tf in tfs}
+        for tf in tfs[1:]:
+            if days[tf] != days[tfs[0]]:
+                raise ValueError(f"{title} {tf}: month {month} covers {len(days[tf])} days but {tfs[0]} "
+                                 f"{len(days[tfs[0]])}: re-materialise that month so the timeframes "
+                                 f"compare over the same days")
+
+
+def _charts(results: pd.DataFrame, top: pd.DataFrame, objective: str, min_trades: int,
+            title: str) -> dict[str, bytes]:
+    eligible = results[(results["n_trades"] >= min_trades) & np.isfinite(results[objective])]
+    if top.empty or eligible.empty:
+        return {}
+    return objective_pngs(eligible, top[objective].iloc[0], objective, title)
