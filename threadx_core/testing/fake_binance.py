@@ -57,7 +57,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from threadx_core import times
-from threadx_core.data.binance.rest import KLINES_PATH, KLINES_WEIGHT, WEIGHT_HEADER
+from threadx_core.data.binance.http import WEIGHT_HEADER
+from threadx_core.data.binance.rest import KLINES_PATH, KLINES_WEIGHT
 from threadx_core.times import MINUTE_MS, to_ms
 
 Provider = Callable[[str, pd.Timestamp, pd.Timestamp], pd.DataFrame]
