@@ -36,7 +36,7 @@ import pyarrow.csv as pa_csv
 
 from threadx_core.data.binance.http import MalformedResponseError
 from threadx_core.schema import AMOUNT_COLUMNS, PRICE_COLUMNS, RAW_1M_COLUMNS, empty_raw_1m
-from threadx_core.times import iso
+from threadx_core.times import iso, open_time_from_ms
 
 #: The 12 fields of a Binance kline row, REST and monthly archives alike, in order.
 KLINE_FIELDS = ("open_time", "open", "high", "low", "close", "volume", "close_time",
@@ -50,8 +50,7 @@ def raw_1m_frame(open_ms: np.ndarray, floats: Mapping[str, np.ndarray],
     """Canonical raw_1m frame (not yet validated) from column arrays: ``open_ms`` int64 epoch
     milliseconds, ``floats`` the price and amount columns, ``trades`` int64; ``filled`` is False
     (exchange data is never synthesised)."""
-    open_time = pd.Series(np.asarray(open_ms, dtype=np.int64).astype("datetime64[ms]"))
-    special: dict[str, Any] = {"open_time": open_time.dt.tz_localize("UTC"),
+    special: dict[str, Any] = {"open_time": open_time_from_ms(open_ms),
                                "trades": np.asarray(trades, dtype=np.int64),
                                "filled": np.zeros(len(open_ms), dtype=bool)}
     return pd.DataFrame({name: special[name] if name in special
