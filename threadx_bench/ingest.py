@@ -25,20 +25,14 @@ import pandas as pd
 import requests
 
 from threadx_core import storage, times
-from threadx_core.data.binance.rest import (
-    KLINES_PATH,
-    MINUTE_MS,
-    BinanceClient,
-    klines_frame,
-    parse_klines_bodies,
-    to_ms,
-)
+from threadx_core.data.binance.klines import klines_frame, parse_klines_bodies
+from threadx_core.data.binance.rest import KLINES_PATH, PAGE_LIMIT, BinanceClient
 from threadx_core.data.resample import resample_all
 from threadx_core.data.synthetic import synthetic
 from threadx_core.schema import validate_raw_1m
 from threadx_core.testing.fake_binance import FakeBinance
+from threadx_core.times import MINUTE_MS, to_ms
 
-PAGE = 1000
 #: The issue's target for (parse + validate + write) / fetch.
 TARGET = 0.10
 
@@ -46,8 +40,9 @@ TARGET = 0.10
 def _month_pages(session: requests.Session, url: str, symbol: str, month: str) -> list[bytes]:
     start, end = (to_ms(t) for t in times.month_bounds(month))
     bodies = []
-    for first in range(start, end, PAGE * MINUTE_MS):
-        params = {"symbol": symbol, "interval": "1m", "startTime": first, "endTime": end - 1, "limit": PAGE}
+    for first in range(start, end, PAGE_LIMIT * MINUTE_MS):
+        params = {"symbol": symbol, "interval": "1m", "startTime": first, "endTime": end - 1,
+                  "limit": PAGE_LIMIT}
         response = session.get(url + KLINES_PATH, params=params, timeout=30)
         response.raise_for_status()
         bodies.append(response.content)

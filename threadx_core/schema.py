@@ -1,4 +1,4 @@
-"""The canonical data contracts (DESIGN.md §4) as pandera schemas.
+"""The canonical data contracts (docs/ARCHITECTURE.md, Data contracts) as pandera schemas.
 
 ``RAW_1M`` is the one definition of a 1-minute candle frame: sources return it, the IO layer
 validates it before every write, the asset checks and the tests reuse it. ``OHLCV`` is the frame
@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-TIME_DTYPE = pd.DatetimeTZDtype(unit="ms", tz="UTC")
+from threadx_core.times import MINUTE_MS, TIME_DTYPE
 
 PRICE_COLUMNS = ("open", "high", "low", "close")
 AMOUNT_COLUMNS = ("volume", "quote_volume", "taker_buy_base", "taker_buy_quote")
@@ -62,7 +62,7 @@ def _frame_checks(step_ms: int | None) -> list[pa.Check]:
 
 RAW_1M = pa.DataFrameSchema(
     {**_common_columns(), "filled": pa.Column(bool, nullable=False)},
-    checks=_frame_checks(60_000),
+    checks=_frame_checks(MINUTE_MS),
     strict=True,
     ordered=True,
     name="raw_1m",
@@ -75,7 +75,7 @@ OHLCV = pa.DataFrameSchema(
         "filled_minutes": pa.Column(np.int64, pa.Check.ge(0), nullable=False),
         "complete": pa.Column(bool, nullable=False),
     },
-    checks=_frame_checks(60_000),
+    checks=_frame_checks(MINUTE_MS),
     strict=True,
     ordered=True,
     name="ohlcv",

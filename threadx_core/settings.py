@@ -1,4 +1,4 @@
-"""The app's settings: ``threadx.toml``, loaded and validated (DESIGN.md §10).
+"""The app's settings: ``threadx.toml``, loaded and validated (docs/ARCHITECTURE.md, Settings).
 
 TOML is the only configuration channel for ThreadX's own settings. Every section is optional
 and has defaults; unknown sections or keys, wrong types and out-of-range values raise
@@ -18,6 +18,7 @@ from typing import Any
 
 from threadx_core import times
 from threadx_core.engine.params import Params
+from threadx_core.sweep import devices
 from threadx_core.sweep.grid import Grid as SweepGrid
 
 SOURCES = ("synthetic", "binance", "binance_vision")
@@ -133,7 +134,7 @@ class Timeframes:
 
 @dataclass(frozen=True)
 class Strategy:
-    """Defaults of every strategy run (DESIGN.md §6 names, e.g. ``fee_bps``); grids and featured
+    """Defaults of every strategy run (the strategy's parameter names, e.g. ``fee_bps``); grids and featured
     sets override some of them."""
 
     overrides: dict[str, Any] = field(default_factory=dict)
@@ -148,7 +149,7 @@ class Strategy:
 @dataclass(frozen=True)
 class Grid:
     """The sweep grid: ``parameter = [values]`` or ``{start, stop, step}`` (inclusive stop);
-    empty means the 1 760-combination reference grid of DESIGN.md §8."""
+    empty means the 1 760-combination reference grid (docs/ARCHITECTURE.md, Sweeps)."""
 
     axes: dict[str, Any] = field(default_factory=dict)
 
@@ -195,9 +196,6 @@ class WalkForward:
         _require(self.pbo_groups >= 2 and self.pbo_groups % 2 == 0, "pbo_groups: must be even and >= 2")
 
 
-DEVICE_MODES = ("auto", "cpu", "gpu", "multi-gpu")
-
-
 @dataclass(frozen=True)
 class Device:
     """Where sweeps run: ``mode``; ``gpus`` (CUDA indices, empty = all); ``ratios`` (one per GPU,
@@ -208,7 +206,7 @@ class Device:
     ratios: tuple[float, ...] = ()
 
     def check(self) -> None:
-        _require(self.mode in DEVICE_MODES, f"mode: {self.mode!r} is not one of {DEVICE_MODES}")
+        _require(self.mode in devices.MODES, f"mode: {self.mode!r} is not one of {devices.MODES}")
         _require(all(i >= 0 for i in self.gpus), "gpus: indices must be >= 0")
         _require(all(r > 0 for r in self.ratios), "ratios: must be > 0")
         _require(not self.ratios or len(self.ratios) == len(self.gpus),

@@ -1,7 +1,8 @@
 """Time in ThreadX: UTC instants, epoch milliseconds, calendar months and timeframes.
 
 - Every instant is a tz-aware UTC ``pd.Timestamp``; a naive value is taken as UTC.
-- Binance and the storage speak integer **milliseconds since the Unix epoch** (floored).
+- Binance and the storage speak integer **milliseconds since the Unix epoch** (floored); an
+  ``open_time`` column is ``timestamp[ms, UTC]`` (``TIME_DTYPE``).
 - A month partition is ``[first day 00:00, next month 00:00)`` UTC, labelled ``YYYY-MM``.
 - A timeframe is written ``<n>m``, ``<n>h`` or ``<n>d`` (case-sensitive: ``1M`` is not a minute).
   Bins are aligned to the Unix epoch, so every supported timeframe divides a UTC day and a
@@ -12,11 +13,14 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 
 MINUTE_MS = 60_000
 MINUTES_PER_DAY = 1440
 MINUTES_PER_YEAR = 525_600
+#: The dtype of every ``open_time`` column: millisecond instants in UTC.
+TIME_DTYPE = pd.DatetimeTZDtype(unit="ms", tz="UTC")
 
 #: The timeframes ThreadX derives from 1-minute candles, finest first.
 DERIVED: tuple[str, ...] = ("3m", "5m", "15m", "30m", "1h", "2h", "4h", "1d")
@@ -52,6 +56,17 @@ def iso(ms: int) -> str:
 def now() -> pd.Timestamp:
     """The current instant in UTC."""
     return pd.Timestamp.now(tz="UTC")
+
+
+def open_time_ms(frame: pd.DataFrame) -> np.ndarray:
+    """``frame["open_time"]`` as int64 milliseconds since the Unix epoch."""
+    return frame["open_time"].dt.as_unit("ms").astype("int64").to_numpy()
+
+
+def open_time_from_ms(ms: np.ndarray) -> pd.Series:
+    """int64 milliseconds since the epoch as an ``open_time`` column (``TIME_DTYPE``)."""
+    index = pd.DatetimeIndex(np.asarray(ms, dtype=np.int64).astype("datetime64[ms]"))
+    return pd.Series(index.tz_localize("UTC"), dtype=TIME_DTYPE)
 
 
 # --- months ----------------------------------------------------------------------------------

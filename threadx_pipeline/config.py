@@ -25,8 +25,3 @@ def settings_path() -> Path:
             return (folder / "threadx.toml").resolve()
     raise settings.SettingsError(
         f"no threadx.toml in {Path.cwd()} or {PROJECT_ROOT}; set THREADX_CONFIG to its path")
-
-
-def load_settings() -> settings.Settings:
-    """Load and validate the settings file in use."""
-    return settings.load(settings_path())

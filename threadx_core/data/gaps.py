@@ -1,4 +1,5 @@
-"""Missing 1-minute candles: reporting them, and the ``flat`` fill policy (DESIGN.md §4).
+"""Missing 1-minute candles: reporting them, and the ``flat`` fill policy (docs/ARCHITECTURE.md,
+Data contracts).
 
 A *gap* is a run of minutes without a row in a raw_1m frame. Gap-fill candles (``filled``) count
 as present. Filling never invents volume: a flat candle repeats the previous close with every
@@ -12,9 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from threadx_core.data.resample import open_time_from_ms, open_time_ms
 from threadx_core.schema import AMOUNT_COLUMNS, PRICE_COLUMNS, RAW_1M_COLUMNS
-from threadx_core.times import MINUTE_MS, to_ms, utc
+from threadx_core.times import MINUTE_MS, open_time_from_ms, open_time_ms, to_ms, utc
 
 POLICIES = ("none", "flat")
 

@@ -1,4 +1,4 @@
-"""Data-quality checks behind the asset checks (DESIGN.md §4), as plain functions.
+"""Data-quality checks behind the asset checks (docs/ARCHITECTURE.md, Data contracts), as plain functions.
 
 Each returns a ``CheckOutcome``: whether it passed, a one-line description a person can act on,
 and metadata (counts, first offending times). They never raise on bad data: reporting it is
@@ -40,7 +40,7 @@ def schema_valid(frame: pd.DataFrame, kind: str, where: str) -> CheckOutcome:
 
 def unique_sorted(frame: pd.DataFrame) -> CheckOutcome:
     """``open_time`` is strictly increasing: no duplicate and no out-of-order candle."""
-    ms = frame["open_time"].to_numpy(dtype="datetime64[ms]").astype(np.int64)
+    ms = times.open_time_ms(frame)
     bad = np.flatnonzero(np.diff(ms) <= 0)
     meta = {"rows": len(frame), "violations": len(bad)}
     if len(bad):

@@ -1,4 +1,4 @@
-"""Resampling 1-minute candles to the derived timeframes (DESIGN.md §4).
+"""Resampling 1-minute candles to the derived timeframes (docs/ARCHITECTURE.md, Data contracts).
 
 Rules: ``open`` = first, ``high`` = max, ``low`` = min, ``close`` = last; ``volume``,
 ``quote_volume``, ``trades``, ``taker_buy_base`` and ``taker_buy_quote`` = sum. Bins are closed and
@@ -38,24 +38,12 @@ from threadx_core.schema import (
     OHLCV_COLUMNS,
     PRICE_COLUMNS,
     RAW_1M_COLUMNS,
-    TIME_DTYPE,
     validate_ohlcv,
 )
-from threadx_core.times import MINUTE_MS
+from threadx_core.times import MINUTE_MS, open_time_from_ms, open_time_ms
 
 _DAY_DIVISORS = tuple(d for d in range(1, times.MINUTES_PER_DAY + 1)
                       if times.MINUTES_PER_DAY % d == 0)
-
-
-def open_time_ms(frame: pd.DataFrame) -> np.ndarray:
-    """``frame["open_time"]`` as int64 milliseconds since the Unix epoch."""
-    return frame["open_time"].dt.as_unit("ms").astype("int64").to_numpy()
-
-
-def open_time_from_ms(ms: np.ndarray) -> pd.Series:
-    """int64 milliseconds since the epoch as an ``open_time`` column (``timestamp[ms, UTC]``)."""
-    index = pd.DatetimeIndex(np.asarray(ms, dtype=np.int64).astype("datetime64[ms]"))
-    return pd.Series(index.tz_localize("UTC"), dtype=TIME_DTYPE)
 
 
 def resample(frame: pd.DataFrame, tf: str) -> pd.DataFrame:

@@ -12,8 +12,7 @@ from typing import Protocol
 import pandas as pd
 
 from threadx_core import times
-from threadx_core.data.binance.rest import BinanceClient
-from threadx_core.data.binance.vision import BinanceVision
+from threadx_core.data.binance import BinanceClient, BinanceVision
 from threadx_core.data.synthetic import synthetic
 from threadx_core.settings import Settings
 

@@ -27,9 +27,8 @@ import hashlib
 import numpy as np
 import pandas as pd
 
-from threadx_core.data.resample import open_time_from_ms
 from threadx_core.schema import empty_raw_1m, validate_raw_1m
-from threadx_core.times import MINUTE_MS, MINUTES_PER_DAY, to_ms, utc
+from threadx_core.times import MINUTE_MS, MINUTES_PER_DAY, open_time_from_ms, to_ms, utc
 
 #: First UTC day of the synthetic chain; no candle exists before it.
 ORIGIN = pd.Timestamp("2015-01-01", tz="UTC")

@@ -1,4 +1,4 @@
-"""Single-run reference backtest (DESIGN §6): frame in, :class:`Result` out."""
+"""Single-run reference backtest (docs/ARCHITECTURE.md, Strategy): frame in, :class:`Result` out."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pandas as pd
 
 from threadx_core import indicators, metrics
 from threadx_core.engine import nb as nb
+from threadx_core.engine.frames import bar_times, prices, resolve_bar_minutes
 from threadx_core.engine.params import Params
 
 TRADE_COLUMNS: tuple[str, ...] = (
@@ -74,42 +75,6 @@ def indicator_arrays(high: np.ndarray, low: np.ndarray, close: np.ndarray,
                                                 params.atr_method)
 
 
-def bar_times(ohlcv: pd.DataFrame) -> pd.DatetimeIndex:
-    """The bar open times, UTC, named ``open_time``: the DatetimeIndex, else the ``open_time``
-    column (naive times are taken as UTC). Raises ``ValueError`` when absent or not strictly
-    increasing."""
-    if isinstance(ohlcv.index, pd.DatetimeIndex):
-        times = ohlcv.index
-    elif "open_time" in ohlcv.columns:
-        times = pd.DatetimeIndex(ohlcv["open_time"])
-    else:
-        raise ValueError("ohlcv needs a DatetimeIndex or an 'open_time' column")
-    times = times.tz_localize("UTC") if times.tz is None else times.tz_convert("UTC")
-    if not times.is_monotonic_increasing or not times.is_unique:
-        raise ValueError("ohlcv bar times must be strictly increasing")
-    return times.rename("open_time")
-
-
-def infer_bar_minutes(times: pd.DatetimeIndex) -> float:
-    """Median spacing of ``times`` in minutes; ``ValueError`` with fewer than two bars."""
-    if len(times) < 2:
-        raise ValueError("cannot infer the bar size from fewer than two bars; pass bar_minutes")
-    step = pd.Timedelta(int(np.median(np.diff(times.asi8))), unit=times.unit)
-    return step.total_seconds() / 60.0
-
-
-def _prices(ohlcv: pd.DataFrame) -> list[np.ndarray]:
-    missing = [c for c in ("open", "high", "low", "close") if c not in ohlcv.columns]
-    if missing:
-        raise ValueError(f"ohlcv lacks column(s): {', '.join(missing)}")
-    arrays = [np.ascontiguousarray(ohlcv[c].to_numpy(np.float64))
-              for c in ("open", "high", "low", "close")]
-    for name, a in zip(("open", "high", "low", "close"), arrays, strict=True):
-        if not np.isfinite(a).all():
-            raise ValueError(f"ohlcv column {name!r} holds NaN or infinite prices")
-    return arrays
-
-
 def trades_frame(log: np.ndarray, times: pd.DatetimeIndex) -> pd.DataFrame:
     """The trade log as a typed frame (:data:`TRADE_COLUMNS`; ``side`` and ``exit_reason`` are
     categoricals of :data:`SIDES` and :data:`EXIT_REASONS`), empty but typed without trades."""
@@ -137,25 +102,24 @@ def trades_frame(log: np.ndarray, times: pd.DatetimeIndex) -> pd.DataFrame:
 def backtest(ohlcv: pd.DataFrame, params: Params | None = None, *,
              bar_minutes: float | None = None,
              precomputed: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> Result:
-    """Backtest ``params`` (DESIGN §6 defaults when None) on one timeframe of candles.
+    """Backtest ``params`` (the strategy's defaults when None) on one timeframe of candles.
 
-    ``ohlcv``: open/high/low/close (finite) with a UTC DatetimeIndex or an ``open_time`` column,
-    one row per bar, strictly increasing times. ``bar_minutes``: bar size, inferred as the
-    median spacing of the times when None. Indicators are computed on the frame itself (no
-    warm-up: the first ``bb_period − 1`` bars cannot signal) unless ``precomputed`` gives
-    ``(middle, sigma, atr)`` for ``params``' windows, aligned to the bars — e.g. from an
-    indicator cache warmed up on earlier data; the bands are then ``middle ± bb_std·sigma``.
+    ``ohlcv``: open/high/low/close (finite and > 0) with a UTC DatetimeIndex or an ``open_time``
+    column, one row per bar, strictly increasing times (:mod:`threadx_core.engine.frames`).
+    ``bar_minutes``: bar size, inferred as the median spacing of the times when None.
+    Indicators are computed on the frame itself (no warm-up: the first ``bb_period − 1`` bars
+    cannot signal) unless ``precomputed`` gives ``(middle, sigma, atr)`` for ``params``' windows,
+    aligned to the bars — e.g. from an indicator cache warmed up on earlier data; the bands are
+    then ``middle ± bb_std·sigma``.
     """
     params = Params() if params is None else params
     if not isinstance(params, Params):
         raise TypeError(f"params must be a Params, got {type(params).__name__}")
     times = bar_times(ohlcv)
-    open_, high, low, close = _prices(ohlcv)
+    open_, high, low, close = prices(ohlcv, times)
     if close.size == 0:
         raise ValueError("ohlcv holds no bar")
-    minutes = infer_bar_minutes(times) if bar_minutes is None else float(bar_minutes)
-    if not minutes > 0:
-        raise ValueError(f"bar_minutes must be > 0, got {bar_minutes!r}")
+    minutes = resolve_bar_minutes(times, bar_minutes)
     if precomputed is None:
         arrays = indicator_arrays(high, low, close, params)
     else:

@@ -1,5 +1,6 @@
-"""The GPU sweep kernel (DESIGN §9): one CUDA thread per combination, a sequential loop over the
-bars, the indicator matrices in device global memory shared by all threads.
+"""The GPU sweep kernel (docs/ARCHITECTURE.md, Devices): one CUDA thread per combination, a
+sequential loop over the bars, the indicator matrices in device global memory shared by all
+threads.
 
 Each thread runs :func:`threadx_core.sweep.cpu.combo_nb` — the CPU kernel's body, built
 from the reference engine's step functions — on its combination's rows of the shared matrices,
@@ -56,7 +57,8 @@ class GpuSweep:
 
     def run(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
         """Metrics ``(stop − start, len(OUTPUT_KEYS))`` and daily returns ``(stop − start,
-        days)`` of combinations ``[start, stop)``, as :func:`kernel_nb.run_chunk` returns them."""
+        days)`` of combinations ``[start, stop)``, as :func:`threadx_core.sweep.cpu.run_chunk`
+        returns them."""
         count = stop - start
         with cuda.gpus[self.index]:
             out = cuda.device_array((count, len(metrics.OUTPUT_KEYS)))
@@ -65,8 +67,3 @@ class GpuSweep:
             sweep_kernel[blocks, BLOCK](*self.arrays, self.layout.bars_per_year,
                                         self.layout.elapsed_minutes, start, stop, out, daily)
             return out.copy_to_host(), daily.copy_to_host()
-
-
-def run_chunk(layout: Layout, start: int, stop: int, index: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """One-off :class:`GpuSweep` run of combinations ``[start, stop)`` on GPU ``index``."""
-    return GpuSweep(layout, index).run(start, stop)

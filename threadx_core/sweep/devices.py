@@ -1,4 +1,5 @@
-"""Where a sweep runs (DESIGN §9): device discovery, selection, work split, merge and fallback.
+"""Where a sweep runs (docs/ARCHITECTURE.md, Devices): device discovery, selection, work split,
+merge and fallback.
 
 Pure Python: this module knows devices and row ranges, not kernels. Work is described by a
 :data:`Runner` — ``runner(device, start, stop)`` computes combinations ``[start, stop)`` on
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+#: The device modes of ``[device] mode`` (the settings check against this tuple).
 MODES = ("auto", "cpu", "gpu", "multi-gpu")
 
 
@@ -119,13 +121,6 @@ def split(n: int, weights: Sequence[float]) -> list[slice]:
     return [slice(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
 
 
-def measure(devices: Sequence[Device], runner: Runner, probe: int) -> list[float]:
-    """Throughput weights (combinations per second) from timing ``runner`` on the first
-    ``probe`` combinations per device, after one untimed call that compiles and warms it up. A
-    device whose probe raises gets weight 0 (:func:`run_split` then gives it nothing)."""
-    return [w if isinstance(w, float) else 0.0 for w in (_probe(d, runner, probe) for d in devices)]
-
-
 def _probe(device: Device, runner: Runner, probe: int) -> float | str:
     """Combinations per second of ``device`` on ``probe`` combinations, or the error message."""
     try:
@@ -145,14 +140,16 @@ def run_split(n: int, devices: Sequence[Device], runner: Runner,
               fallback: Runner | None = None) -> tuple[list[np.ndarray], SplitReport]:
     """Run combinations ``[0, n)`` over ``devices`` and merge the rows in grid order.
 
-    ``weights``: split ratios, one per device; None → equal; ``"auto"`` → :func:`measure` with
-    ``probe`` combinations. Each device runs its slice in its own thread, ``chunk`` (CPU) or
-    ``gpu_chunk`` (GPU: one thread per combination needs many) combinations per ``runner``
-    call, and ``progress(done, n)`` is called after every chunk (from the worker threads,
-    serialised). When a GPU's call raises, its unfinished rows run on the CPU through
-    ``fallback`` (default ``runner`` with :data:`CPU`) and the report carries a warning (also
-    emitted as a ``RuntimeWarning``); CPU errors propagate. Returns the merged arrays (as many as
-    the runner returns, each with ``n`` rows) and a :class:`SplitReport`.
+    ``weights``: split ratios, one per device; None → equal; ``"auto"`` → measured throughput
+    (combinations per second of each device on ``probe`` combinations, timed after one untimed
+    call that compiles and warms it up; a GPU whose probe raises gets weight 0 and is reported).
+    Each device runs its slice in its own thread, ``chunk`` (CPU) or ``gpu_chunk`` (GPU: one
+    thread per combination needs many) combinations per ``runner`` call, and
+    ``progress(done, n)`` is called after every chunk (from the worker threads, serialised).
+    When a GPU's call raises, its unfinished rows run on the CPU through ``fallback`` (default
+    ``runner`` with :data:`CPU`) and the report carries a warning (also emitted as a
+    ``RuntimeWarning``); CPU errors propagate. Returns the merged arrays (as many as the runner
+    returns, each with ``n`` rows) and a :class:`SplitReport`.
     """
     if not devices:
         raise ValueError("run_split needs at least one device")

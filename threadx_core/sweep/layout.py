@@ -1,4 +1,5 @@
-"""Kernel inputs of a sweep (DESIGN §8): prices, shared indicator matrices, per-combination rows.
+"""Kernel inputs of a sweep (docs/ARCHITECTURE.md, Sweeps): prices, shared indicator matrices,
+per-combination rows.
 
 Memory is O(bars × distinct indicator windows + combinations): Bollinger middle/σ are computed
 once per distinct ``bb_period`` and ATR once per distinct ``(atr_period, atr_method)``; each
@@ -24,14 +25,13 @@ import numpy as np
 import pandas as pd
 
 from threadx_core import indicators
-from threadx_core.engine.backtest import bar_times, infer_bar_minutes
+from threadx_core.engine.frames import bar_times, prices, resolve_bar_minutes
 from threadx_core.engine.params import Params
 from threadx_core.indicators.cache import atr_column, bb_columns
 from threadx_core.sweep.grid import Grid
 from threadx_core.sweep.signals import entry_signals
 from threadx_core.times import MINUTES_PER_YEAR
 
-PRICE_COLUMNS = ("open", "high", "low", "close")
 #: Columns of :attr:`Layout.scalars`, the per-combination parameters the kernels read (flags and
 #: integers stored as exact floats, fees and slippage in bps as in :class:`Params`).
 SCALAR_COLUMNS: tuple[str, ...] = (
@@ -96,19 +96,6 @@ class Layout:
         return int(self.day_end.size)
 
 
-def prices(ohlcv: pd.DataFrame) -> list[np.ndarray]:
-    """open, high, low, close as contiguous float64 arrays; ``ValueError`` when a column is
-    missing or holds a NaN, infinite or non-positive price (DESIGN §4: prices > 0)."""
-    missing = [c for c in PRICE_COLUMNS if c not in ohlcv.columns]
-    if missing:
-        raise ValueError(f"ohlcv lacks column(s): {', '.join(missing)}")
-    arrays = [np.ascontiguousarray(ohlcv[c].to_numpy(np.float64)) for c in PRICE_COLUMNS]
-    for name, a in zip(PRICE_COLUMNS, arrays, strict=True):
-        if not (np.isfinite(a) & (a > 0)).all():
-            raise ValueError(f"ohlcv column {name!r} holds NaN, infinite or non-positive prices")
-    return arrays
-
-
 def scalar_row(params: Params) -> list[float]:
     """The :data:`SCALAR_COLUMNS` values of one combination."""
     return [params.bb_std, params.atr_mult, float(params.trailing),
@@ -162,24 +149,23 @@ def build(ohlcv: pd.DataFrame, grid: Grid | None = None, *, bar_minutes: float |
           warmup_bars: int = 0, indicators: pd.DataFrame | None = None) -> Layout:
     """The kernel inputs for ``grid`` (the reference grid when None) on ``ohlcv``.
 
-    ``ohlcv``: one timeframe, open/high/low/close finite, a UTC DatetimeIndex or an
-    ``open_time`` column, strictly increasing. ``bar_minutes``: inferred from the whole frame's
-    median spacing when None. ``warmup_bars``: leading bars used only to warm the indicators up
-    (0 ≤ warmup_bars < bars). ``indicators``: an indicator cache of the same bars (e.g. the
-    ``indicators_<tf>`` asset, already warmed up) to use instead of computing the windows here;
-    then ``warmup_bars`` must be 0. Raises ``ValueError`` on any violation.
+    ``ohlcv``: one timeframe, open/high/low/close finite and > 0, a UTC DatetimeIndex or an
+    ``open_time`` column, strictly increasing (:mod:`threadx_core.engine.frames`).
+    ``bar_minutes``: inferred from the whole frame's median spacing when None. ``warmup_bars``:
+    leading bars used only to warm the indicators up (0 ≤ warmup_bars < bars). ``indicators``: an
+    indicator cache of the same bars (e.g. the ``indicators_<tf>`` asset, already warmed up) to
+    use instead of computing the windows here; then ``warmup_bars`` must be 0. Raises
+    ``ValueError`` on any violation.
     """
     grid = Grid() if grid is None else grid
     if len(grid) == 0:
         raise ValueError("the grid holds no combination")
     times = bar_times(ohlcv)
-    open_, high, low, close = prices(ohlcv)
+    open_, high, low, close = prices(ohlcv, times)
     if isinstance(warmup_bars, bool) or not isinstance(warmup_bars, int | np.integer) or not (
             0 <= warmup_bars < close.size):
         raise ValueError(f"warmup_bars must be an integer in [0, bars={close.size}), got {warmup_bars!r}")
-    minutes = infer_bar_minutes(times) if bar_minutes is None else float(bar_minutes)
-    if not minutes > 0:
-        raise ValueError(f"bar_minutes must be > 0, got {bar_minutes!r}")
+    minutes = resolve_bar_minutes(times, bar_minutes)
     first = int(warmup_bars)
     window = times[first:]
     if indicators is None:

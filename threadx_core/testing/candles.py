@@ -14,7 +14,7 @@ import zlib
 import numpy as np
 import pandas as pd
 
-from threadx_core.data.binance.rest import raw_1m_frame
+from threadx_core.data.binance import raw_1m_frame
 from threadx_core.times import MINUTE_MS, to_ms
 
 #: The fake server's clock in the tests: the candle opened at 12:34 is still open.

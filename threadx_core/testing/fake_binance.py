@@ -2,14 +2,14 @@
 
 ``FakeBinance(provider, symbols)`` serves, on ``127.0.0.1`` with an ephemeral port (``.url``):
 
-- ``GET /api/v3/klines`` as Binance does (DESIGN.md §11): JSON arrays of 12 fields, prices as
-  strings (shortest round-trip decimals, so a client parses back the provider's exact floats),
-  ``startTime``/``endTime`` inclusive (epoch ms), ``limit`` 1..1000 (default 500), weight 2
-  per call counted per minute of the server clock in ``X-MBX-USED-WEIGHT-1M``; past
-  ``weight_limit`` it answers 429 with ``Retry-After``. Errors are Binance's JSON
-  ``{"code", "msg"}`` (−1121 invalid symbol, −1120 interval, −1130 limit, −1102 missing symbol,
-  −1023 start after end). Without ``startTime`` it returns the ``limit`` minutes before
-  ``endTime`` (or now).
+- ``GET /api/v3/klines`` as Binance does (docs/ARCHITECTURE.md, Binance): JSON arrays of 12
+  fields, prices as strings (shortest round-trip decimals, so a client parses back the
+  provider's exact floats), ``startTime``/``endTime`` inclusive (epoch ms), ``limit`` 1..1000
+  (default 500), weight 2 per call counted per minute of the server clock in
+  ``X-MBX-USED-WEIGHT-1M``; past ``weight_limit`` it answers 429 with ``Retry-After``. Errors
+  are Binance's JSON ``{"code", "msg"}`` (−1121 invalid symbol, −1120 interval, −1130 limit,
+  −1102 missing symbol, −1023 start after end). Without ``startTime`` it returns the ``limit``
+  minutes before ``endTime`` (or now).
 - ``GET /data/spot/monthly/klines/{SYMBOL}/1m/{SYMBOL}-1m-{YYYY-MM}.zip`` and ``….zip.CHECKSUM``:
   the month as a header-less CSV in a zip, and its sha256. Open times are µs from 2025 on
   (``vision_timestamps="auto"``, as Binance), or always ``"ms"`` / ``"us"``. With
@@ -57,8 +57,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from threadx_core import times
-from threadx_core.data.binance.rest import KLINES_PATH, KLINES_WEIGHT, WEIGHT_HEADER
-from threadx_core.times import MINUTE_MS, to_ms
+from threadx_core.data.binance.http import WEIGHT_HEADER
+from threadx_core.data.binance.rest import KLINES_PATH, KLINES_WEIGHT
+from threadx_core.times import MINUTE_MS, open_time_ms, to_ms
 
 Provider = Callable[[str, pd.Timestamp, pd.Timestamp], pd.DataFrame]
 VisionTimestamps = Literal["auto", "ms", "us"]
@@ -225,7 +226,7 @@ class _Month:
 
     def __init__(self, frame: pd.DataFrame) -> None:
         self.frame = frame
-        self.open_ms = frame["open_time"].astype("int64").to_numpy()
+        self.open_ms = open_time_ms(frame)
         self._chunks: dict[int, list[str]] = {}
 
     def rows(self, lo: int, hi: int) -> list[str]:
@@ -263,7 +264,7 @@ def _json_rows(frame: pd.DataFrame, open_ms: np.ndarray) -> list[str]:
 
 def archive_csv(frame: pd.DataFrame, micros: bool) -> bytes:
     """A Binance Vision CSV (no header) of a canonical raw_1m frame; times in ms or µs."""
-    open_ms = frame["open_time"].astype("int64").to_numpy()
+    open_ms = open_time_ms(frame)
     scale = 1000 if micros else 1
     opens = pa.array(open_ms * scale).cast(pa.string())
     closes = pa.array((open_ms + MINUTE_MS) * scale - 1).cast(pa.string())
@@ -507,7 +508,7 @@ class FakeBinance:
             lo = np.searchsorted(month.open_ms, first_ms, side="left")
             hi = np.searchsorted(month.open_ms, last_ms, side="right")
             rows.extend(month.rows(lo, min(hi, lo + limit - len(rows))))
-            month_start += pd.offsets.MonthBegin(1)
+            month_start += times.MONTH
         return rows
 
     def _month(self, symbol: str, month: str) -> _Month:

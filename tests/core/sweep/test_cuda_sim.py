@@ -36,7 +36,7 @@ grid = Grid({"bb_period": [5, 12], "bb_std": [1.0, 2.0], "fill": ["next_open", "
 layout = build(frame, grid, warmup_bars=20)
 on_cpu = cpu.run_chunk(layout, 0, len(grid))
 gpu = cuda.GpuSweep(layout, 0).run(0, len(grid))
-part = cuda.run_chunk(layout, 3, 7)
+part = cuda.GpuSweep(layout, 0).run(3, 7)
 via_run = sweep.run_with_daily(frame, grid, "gpu", warmup_bars=20)
 via_cpu = sweep.run_with_daily(frame, grid, "cpu", warmup_bars=20)
 print(json.dumps({

@@ -1,4 +1,4 @@
-"""Binance monthly kline archives ("Binance Vision", DESIGN.md §11).
+"""Binance monthly kline archives ("Binance Vision", docs/ARCHITECTURE.md, Binance).
 
 Contract
 --------
@@ -36,16 +36,14 @@ import pyarrow.csv as pa_csv
 import requests
 
 from threadx_core import times
-from threadx_core.data.binance.rest import (
-    FLOAT_FIELDS,
-    KLINE_FIELDS,
+from threadx_core.data.binance.http import (
     BinanceError,
     HttpRetrier,
     RetryPolicy,
     Sleep,
     binance_error_detail,
-    raw_1m_frame,
 )
+from threadx_core.data.binance.klines import FLOAT_FIELDS, KLINE_FIELDS, raw_1m_frame
 from threadx_core.schema import validate_raw_1m
 
 ARCHIVE_PATH = "/data/spot/monthly/klines/{symbol}/1m/{symbol}-1m-{month}.zip"

@@ -1,42 +1,25 @@
-"""The REST klines client against a real HTTP server on loopback (``FakeBinance``)."""
+"""The REST klines client: paging, still-open candles and client errors against a real HTTP
+server on loopback (``FakeBinance``), and its batched conversion of canonical pages against
+scripted answers: the same frame and the same first error as page-by-page parsing."""
 
 from __future__ import annotations
 
-import logging
-import random
+from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 import pytest
+import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from threadx_core.data.binance.rest import (
-    PAGE_LIMIT,
-    BinanceClient,
-    BinanceError,
-    InvalidSymbolError,
-    IPBannedError,
-    MalformedResponseError,
-    to_ms,
-)
+from tests.core.data.binance.kit import T0, UTC, body, candles, client, fetch, row, ts
+from threadx_core.data.binance.http import BinanceError, InvalidSymbolError, MalformedResponseError
+from threadx_core.data.binance.rest import PAGE_LIMIT, BinanceClient
 from threadx_core.schema import empty_raw_1m
-from threadx_core.testing.candles import FAKE_NOW, MaxJitter, Sleeps, toy_candles
+from threadx_core.testing.candles import FAKE_NOW, Sleeps, toy_candles
 from threadx_core.testing.fake_binance import FakeBinance, Fault
-
-UTC = "UTC"
-
-
-def client(fake: FakeBinance, sleeps: Sleeps, **options: object) -> BinanceClient:
-    """A client of ``fake`` that records its waits and draws maximal backoff jitter."""
-    return BinanceClient(fake.url, sleep=sleeps, rng=MaxJitter(), **options)
-
-
-def ts(text: str) -> pd.Timestamp:
-    return pd.Timestamp(text, tz=UTC)
-
-
-def fetch(c: BinanceClient, start: str, end: str, symbol: str = "BTCUSDT") -> pd.DataFrame:
-    return c.klines_1m(symbol, ts(start), ts(end), now=FAKE_NOW)
+from threadx_core.times import MINUTE_MS, to_ms
 
 
 def page_starts(fake: FakeBinance) -> list[int]:
@@ -128,127 +111,6 @@ def test_window_invariant(fake_binance: FakeBinance, sleeps: Sleeps) -> None:
     check()
 
 
-# -- request weight and rate limits ------------------------------------------------------------
-
-def test_throttles_before_the_server_would_answer_429(fake_binance: FakeBinance, sleeps: Sleeps,
-                                                      caplog: pytest.LogCaptureFixture) -> None:
-    """Used weight near the budget: the client waits for the next minute (the server clock is at
-    :30, so 30 s) instead of running into Binance's limit."""
-    fake_binance.weight_limit = 6000
-    fake_binance.set_used_weight(5390)  # budget 0.9 · 6000 = 5400: room for 4 calls of weight 2
-    c = client(fake_binance, sleeps)
-    with caplog.at_level(logging.INFO, logger="threadx_core.data.binance.rest"):
-        frame = fetch(c, "2024-03-01", "2024-03-06")
-
-    assert len(frame) == len(toy_candles("BTCUSDT", ts("2024-03-01"), ts("2024-03-06")))
-    statuses = [r.status for r in fake_binance.klines_requests()]
-    assert len(statuses) == 8 and 429 not in statuses
-    assert len(sleeps) == 3  # the fake clock stands still, so every call past the 5th waits
-    assert all(25.0 < s <= 30.0 for s in sleeps)  # the server clock stands at :30
-    assert "waiting" in caplog.text and "next window" in caplog.text
-
-
-def test_the_fake_server_answers_429_past_its_limit(fake_binance: FakeBinance,
-                                                    sleeps: Sleeps) -> None:
-    """A client with no budget of its own meets the server's limit: 429 and Retry-After."""
-    fake_binance.set_used_weight(5998)
-    c = client(fake_binance, sleeps, weight_limit=10**9, max_retries=1)
-    with pytest.raises(BinanceError, match="429"):
-        fetch(c, "2024-03-01", "2024-03-03")
-    assert [r.status for r in fake_binance.klines_requests()] == [200, 429, 429]
-    assert sleeps == [31]  # Retry-After: the rest of the server's minute (clock at :30), + 1 s
-
-
-def test_429_waits_retry_after_then_succeeds(fake_binance: FakeBinance, sleeps: Sleeps) -> None:
-    fake_binance.inject(Fault.rate_limited(retry_after_s=7))
-    frame = fetch(client(fake_binance, sleeps), "2024-03-01 00:00", "2024-03-01 01:00")
-
-    assert len(frame) == len(toy_candles("BTCUSDT", ts("2024-03-01 00:00"), ts("2024-03-01 01:00")))
-    assert sleeps == [7]
-    assert [r.status for r in fake_binance.klines_requests()] == [429, 200]
-
-
-def test_repeated_429_beyond_max_retries_is_an_error(fake_binance: FakeBinance,
-                                                     sleeps: Sleeps) -> None:
-    fake_binance.inject(Fault.rate_limited(retry_after_s=3), times=4)
-    with pytest.raises(BinanceError, match=r"BTCUSDT at 2024-03-01T00:00:00\+00:00.*429"):
-        fetch(client(fake_binance, sleeps, max_retries=2), "2024-03-01", "2024-03-02")
-    assert sleeps == [3, 3]
-    assert len(fake_binance.klines_requests()) == 3
-
-
-def test_418_is_a_ban_and_is_never_retried(fake_binance: FakeBinance, sleeps: Sleeps) -> None:
-    fake_binance.inject(Fault.banned(retry_after_s=120))
-    with pytest.raises(IPBannedError, match="banned") as error:
-        fetch(client(fake_binance, sleeps), "2024-03-01", "2024-03-02")
-    assert "BTCUSDT at 2024-03-01T00:00:00+00:00" in str(error.value)
-    assert "Retry-After: 120 s" in str(error.value) and "wait" in str(error.value)
-    assert len(fake_binance.requests) == 1
-    assert sleeps == []
-
-
-# -- server errors and time-outs ---------------------------------------------------------------
-
-def test_5xx_then_success_backs_off_exponentially(fake_binance: FakeBinance,
-                                                  sleeps: Sleeps) -> None:
-    for status in (500, 502, 503):
-        fake_binance.inject(Fault.server_error(status))
-    frame = fetch(client(fake_binance, sleeps, backoff_base_s=0.5), "2024-03-01", "2024-03-01 02:00")
-
-    assert not frame.empty
-    assert sleeps == [0.5, 1.0, 2.0]
-    assert [r.status for r in fake_binance.klines_requests()] == [500, 502, 503, 200]
-
-
-def test_backoff_is_capped_and_gives_up_after_max_retries(fake_binance: FakeBinance,
-                                                          sleeps: Sleeps) -> None:
-    fake_binance.inject(Fault.server_error(503), times=6)
-    c = client(fake_binance, sleeps, max_retries=5, backoff_base_s=1.0, backoff_max_s=3.0)
-    with pytest.raises(BinanceError, match=r"BTCUSDT at 2024-03-01T00:00:00\+00:00.*HTTP 503"):
-        fetch(c, "2024-03-01", "2024-03-02")
-    assert sleeps == [1.0, 2.0, 3.0, 3.0, 3.0]
-    assert len(fake_binance.requests) == 6
-
-
-def test_backoff_has_full_jitter(fake_binance: FakeBinance, sleeps: Sleeps) -> None:
-    fake_binance.inject(Fault.server_error(500), times=5)
-    c = BinanceClient(fake_binance.url, sleep=sleeps, rng=random.Random(7), backoff_base_s=1.0,
-                      backoff_max_s=4.0)
-    fetch(c, "2024-03-01", "2024-03-01 01:00")
-    caps = [1.0, 2.0, 4.0, 4.0, 4.0]
-    assert len(sleeps) == 5 and all(0.0 <= s <= cap for s, cap in zip(sleeps, caps, strict=True))
-    assert len(set(sleeps)) == 5
-
-
-def test_time_out_is_retried(fake_binance: FakeBinance, sleeps: Sleeps) -> None:
-    fake_binance.preload("BTCUSDT", ["2024-03"])  # the time-out is short: no provider call
-    fake_binance.inject(Fault.delay(30.0))
-    frame = fetch(client(fake_binance, sleeps, timeout_s=0.5), "2024-03-01", "2024-03-01 01:00")
-    assert not frame.empty
-    assert sleeps == [0.5]
-    assert len(fake_binance.klines_requests()) == 2
-
-
-def test_time_outs_beyond_max_retries_are_an_error(fake_binance: FakeBinance,
-                                                   sleeps: Sleeps) -> None:
-    fake_binance.preload("BTCUSDT", ["2024-03"])
-    fake_binance.inject(Fault.delay(30.0), times=3)
-    c = client(fake_binance, sleeps, timeout_s=0.5, max_retries=2)
-    with pytest.raises(BinanceError, match=r"BTCUSDT at 2024-03-01T00:00:00\+00:00.*Timeout"):
-        fetch(c, "2024-03-01", "2024-03-02")
-    assert sleeps == [0.5, 1.0]
-    assert len(fake_binance.klines_requests()) == 3
-
-
-def test_connection_refused_is_retried_then_an_error(sleeps: Sleeps) -> None:
-    with FakeBinance(toy_candles, ["BTCUSDT"], now=FAKE_NOW) as fake:
-        url = fake.url  # a port that nothing listens on once the server is stopped
-    c = BinanceClient(url, sleep=sleeps, rng=MaxJitter(), max_retries=1)
-    with pytest.raises(BinanceError, match="ConnectionError"):
-        fetch(c, "2024-03-01", "2024-03-02")
-    assert sleeps == [0.5]
-
-
 # -- client errors and malformed answers -------------------------------------------------------
 
 def test_invalid_symbol_fails_at_once(fake_binance: FakeBinance, sleeps: Sleeps) -> None:
@@ -305,3 +167,125 @@ def test_fake_server_latency_holds_every_answer(sleeps: Sleeps) -> None:
                                          pd.Timestamp("2024-03-01 01:00", tz="UTC")))
     with pytest.raises(ValueError, match="latency_s must be >= 0"):
         FakeBinance(toy_candles, ["BTCUSDT"], latency_s=-1.0)
+
+
+# -- the client: batched conversion, page-by-page semantics ------------------------------------
+
+def response(status: int, content: bytes) -> requests.Response:
+    answer = requests.Response()
+    answer.status_code, answer._content = status, content
+    return answer
+
+
+class ScriptedSession:
+    """A ``requests.Session`` stand-in answering klines requests from ``answer(startTime)``."""
+
+    def __init__(self, answer: Callable[[int], requests.Response]) -> None:
+        self.answer = answer
+        self.starts: list[int] = []
+
+    def get(self, url: str, params: dict[str, Any], timeout: float) -> requests.Response:
+        self.starts.append(int(params["startTime"]))
+        return self.answer(int(params["startTime"]))
+
+
+def pages_from(rows_at: Callable[[int], list[str]]) -> Callable[[int], requests.Response]:
+    return lambda start: response(200, body(rows_at(start)))
+
+
+def scripted_client(session: ScriptedSession, sleeps: Sleeps) -> BinanceClient:
+    return BinanceClient("http://binance.invalid", session=session, sleep=sleeps,  # type: ignore[arg-type]
+                         max_retries=0)
+
+
+def test_client_pages_through_canonical_bodies(sleeps: Sleeps) -> None:
+    end = T0 + 2500 * MINUTE_MS
+    session = ScriptedSession(pages_from(lambda s: candles(min(PAGE_LIMIT, (end - s) // MINUTE_MS), s)))
+    frame = scripted_client(session, sleeps).klines_1m("BTCUSDT", pd.Timestamp(T0, unit="ms"),
+                                                       pd.Timestamp(end, unit="ms"), now=FAKE_NOW)
+    assert session.starts == [T0, T0 + 1000 * MINUTE_MS, T0 + 2000 * MINUTE_MS]
+    assert len(frame) == 2500 and (frame["open_time"].diff().dropna() == pd.Timedelta("1min")).all()
+
+
+def test_client_error_in_a_canonical_page_is_that_page_error(sleeps: Sleeps) -> None:
+    """Page 2 of 3 repeats a candle: the client names it, as when it parsed each page on arrival
+    (it may have asked for the next page first: conversion is batched)."""
+    def rows_at(start: int) -> list[str]:
+        rows = candles(PAGE_LIMIT, start)
+        if start == T0 + PAGE_LIMIT * MINUTE_MS:
+            rows[500] = rows[499]
+        return rows
+
+    session = ScriptedSession(pages_from(rows_at))
+    with pytest.raises(MalformedResponseError, match=r"BTCUSDT at 2024-03-02T00:59:00\+00:00: open_time "
+                                                     r"does not increase \(previous candle "
+                                                     r"2024-03-02T00:59:00\+00:00\)"):
+        scripted_client(session, sleeps).klines_1m("BTCUSDT", pd.Timestamp("2024-03-01"),
+                                                   pd.Timestamp("2024-03-04"), now=FAKE_NOW)
+
+
+def test_client_reports_a_bad_page_before_a_later_failed_request(sleeps: Sleeps) -> None:
+    def answer(start: int) -> requests.Response:
+        if start == T0:
+            return response(200, body(candles(PAGE_LIMIT, start, price="1e999")))
+        return response(400, b'{"code": -1100, "msg": "Illegal characters"}')
+
+    session = ScriptedSession(answer)
+    with pytest.raises(MalformedResponseError, match=r"open is .*inf.*, not a finite number"):
+        scripted_client(session, sleeps).klines_1m("BTCUSDT", pd.Timestamp("2024-03-01"),
+                                                   pd.Timestamp("2024-03-04"), now=FAKE_NOW)
+
+
+def test_client_stops_at_a_page_holding_an_open_candle_even_if_not_last(sleeps: Sleeps) -> None:
+    """A still-open candle inside page 1 (odd close times) ends the paging there, as before:
+    later pages, even if fetched, are not returned."""
+    now = to_ms(FAKE_NOW)
+
+    def rows_at(start: int) -> list[str]:
+        rows = candles(PAGE_LIMIT, start)
+        if start == T0:
+            rows[10] = row(T0 + 10 * MINUTE_MS, ["1"] * 8, close_ms=now + 1)
+        return rows
+
+    session = ScriptedSession(pages_from(rows_at))
+    frame = scripted_client(session, sleeps).klines_1m("BTCUSDT", pd.Timestamp("2024-03-01"),
+                                                       pd.Timestamp("2024-03-04"), now=FAKE_NOW)
+    assert len(frame) == 999  # the first page less its open candle: head(closed), as before
+    assert frame["open_time"].iloc[-1] == pd.Timestamp(T0 + 998 * MINUTE_MS, unit="ms", tz="UTC")
+
+
+def test_client_failure_after_a_page_that_ended_the_paging_is_not_an_error(sleeps: Sleeps) -> None:
+    now = to_ms(FAKE_NOW)
+
+    def answer(start: int) -> requests.Response:
+        if start == T0:
+            rows = candles(PAGE_LIMIT, start)
+            rows[10] = row(T0 + 10 * MINUTE_MS, ["1"] * 8, close_ms=now + 1)
+            return response(200, body(rows))
+        return response(400, b'{"code": -1100, "msg": "Illegal characters"}')
+
+    frame = scripted_client(ScriptedSession(answer), sleeps).klines_1m(
+        "BTCUSDT", pd.Timestamp("2024-03-01"), pd.Timestamp("2024-03-04"), now=FAKE_NOW)
+    assert len(frame) == 999
+
+
+def test_client_http_error_without_bad_pages_is_raised(sleeps: Sleeps) -> None:
+    def answer(start: int) -> requests.Response:
+        if start == T0:
+            return response(200, body(candles(PAGE_LIMIT, start)))
+        return response(400, b'{"code": -1100, "msg": "Illegal characters"}')
+
+    with pytest.raises(BinanceError, match="-1100"):
+        scripted_client(ScriptedSession(answer), sleeps).klines_1m(
+            "BTCUSDT", pd.Timestamp("2024-03-01"), pd.Timestamp("2024-03-04"), now=FAKE_NOW)
+
+
+def test_client_stops_at_once_on_a_page_outside_the_window(sleeps: Sleeps) -> None:
+    """A server that answers every request with the first page: the second is outside the
+    window, an error at once (no paging on from it), as when each page was parsed on arrival."""
+    session = ScriptedSession(lambda start: response(200, body(candles(PAGE_LIMIT))))
+    with pytest.raises(MalformedResponseError, match=r"BTCUSDT at 2024-03-01T00:00:00\+00:00: "
+                                                     r"candle outside the requested window"):
+        scripted_client(session, sleeps).klines_1m("BTCUSDT", pd.Timestamp("2024-03-01"),
+                                                   pd.Timestamp("2024-03-04"), now=FAKE_NOW)
+    assert session.starts == [T0, T0 + PAGE_LIMIT * MINUTE_MS]

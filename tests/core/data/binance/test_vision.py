@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from threadx_core import times
-from threadx_core.data.binance.rest import BinanceError, IPBannedError
+from threadx_core.data.binance.http import BinanceError, IPBannedError
 from threadx_core.data.binance.vision import (
     MICROS_THRESHOLD,
     ArchiveError,
