@@ -13,7 +13,7 @@ Layout
   record anything.
 * Drivers: :func:`run_nb` runs them over arrays and records equity, position, cash and the
   trade log (:func:`record`); :func:`run_metrics_nb` runs the *same* steps and only feeds the
-  metric accumulators of :mod:`threadx_core.metrics` (:func:`account`) — the body a
+  metric accumulators of :mod:`threadx_core.metrics.nb` (:func:`account`) — the body a
   metrics-only sweep runs per parameter combination.
 
 Accounting (exact by construction): ``flat_cash`` is the cash while flat = initial capital + Σ
@@ -50,8 +50,8 @@ import numpy as np
 from numba import njit
 from numba.extending import register_jitable
 
-from threadx_core import metrics
-from threadx_core.metrics import (
+from threadx_core.metrics import nb as metrics_nb
+from threadx_core.metrics.nb import (
     TradeAcc,
     equity_acc_add,
     equity_acc_new,
@@ -425,4 +425,4 @@ def source_digest(*modules: ModuleType) -> str:
     return digest.hexdigest()
 
 
-run_metrics_nb = _metrics_loop(source_digest(metrics, sys.modules[__name__]))
+run_metrics_nb = _metrics_loop(source_digest(metrics_nb, sys.modules[__name__]))

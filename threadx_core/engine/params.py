@@ -1,4 +1,4 @@
-"""Strategy parameters (DESIGN §6): one validated, immutable record."""
+"""Strategy parameters (docs/ARCHITECTURE.md, Strategy): one validated, immutable record."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def _flag(name: str, value: object) -> bool:
 
 @dataclass(frozen=True)
 class Params:
-    """Bollinger + ATR mean-reversion parameters with the DESIGN §6 defaults.
+    """Bollinger + ATR mean-reversion parameters, the strategy's defaults (docs/ARCHITECTURE.md, Strategy).
 
     Construction validates every field and raises ``ValueError`` naming the parameter and the
     bad value; integral floats are normalised to ``int`` and reals to ``float``. Unknown names
@@ -103,7 +103,7 @@ class Params:
     def from_dict(cls, mapping: Mapping[str, Any]) -> Params:
         """Build from a mapping (e.g. a config table); unknown keys raise ``ValueError`` listing
         all of them."""
-        unknown = sorted(set(mapping) - {f.name for f in dataclasses.fields(cls)})
+        unknown = sorted(set(mapping) - set(PARAM_NAMES))
         if unknown:
             raise ValueError(f"unknown strategy parameter(s): {', '.join(unknown)}")
         return cls(**mapping)
@@ -115,3 +115,8 @@ class Params:
     def to_dict(self) -> dict[str, Any]:
         """Every field by name, in declaration order (round-trips through :meth:`from_dict`)."""
         return dataclasses.asdict(self)
+
+
+#: The :class:`Params` field names, in declaration order: the parameters of a grid and the columns
+#: that identify a combination in sweep results.
+PARAM_NAMES: tuple[str, ...] = tuple(field.name for field in dataclasses.fields(Params))

@@ -10,145 +10,71 @@ over any range of consecutive months: ``timeframe``, every ``Params`` field, eve
 itself a valid input of :func:`chain` (chaining is associative).
 
 Equity metrics come from the DAILY returns (one per UTC day, r_k = E_k/E_{k−1} − 1, E_0 = initial
-capital), annualised with 365 days a year. They are daily-based, unlike the per-bar metrics of a
-sweep partition (DESIGN §7, P = bars per year): an aggregated Sharpe, volatility, Sortino or
-maximum drawdown is NOT comparable with a partition's stored one (intraday moves are invisible to
-daily returns), even over a single month. Equity functions take ``daily`` of shape ``(D,)`` or
-``(D, n)`` (days × combinations) and reduce over axis 0.
+capital): the functions of :mod:`threadx_core.metrics.returns` over days × combinations, annualised
+with P = :data:`DAYS_PER_YEAR`, CAGR over the calendar days from the first day to the last. They
+are daily-based, unlike the per-bar metrics of a sweep partition (P = bars per year;
+docs/ARCHITECTURE.md, Metrics): an aggregated Sharpe, volatility, Sortino or maximum drawdown is
+NOT comparable with a partition's stored one (intraday moves are invisible to daily returns), even
+over a single month.
 
 Trade metrics are rebuilt from the stored monthly metrics, exactly up to rounding (see :func:`trade_totals`):
 wins = n_trades·win_rate, gross win = avg_win·wins, net pnl = final_equity − initial_capital,
 losses = (pnl − gross win)/avg_loss, gross loss = avg_loss·losses, fees = fees_paid, traded
 notional = turnover·initial_capital. Every stored month started from ``initial_capital``; in the
 chained account month m starts from E(start of m) instead. The strategy sizes every position in
-proportion to equity and pays fees in proportion to notional (DESIGN §6), so month m of the chained
-account is the stored month with every money amount scaled by g_m = E(start of m)/initial_capital.
-Money metrics (fees_paid, expectancy, avg/largest win/loss, profit_factor, turnover, final_equity)
-are therefore those of the compounding account: Σ g_m·x_m, not the plain Σ x_m of accounts reset to
-the initial capital every month. Counts (n_trades, wins, losses) are plain sums.
+proportion to equity and pays fees in proportion to notional (docs/ARCHITECTURE.md, Strategy), so
+month m of the chained account is the stored month with every money amount scaled by
+g_m = E(start of m)/initial_capital. Money metrics (fees_paid, expectancy, avg/largest win/loss,
+profit_factor, turnover, final_equity) are therefore those of the compounding account: Σ g_m·x_m,
+not the plain Σ x_m of accounts reset to the initial capital every month. Counts (n_trades, wins,
+losses) are plain sums.
 
 What is not exact: ``exposure`` (share of bars in a position) needs each month's bar count, which
 is not stored; it is weighted by days (exact when every day has the same number of bars, i.e. no
 data gaps). Nothing else is approximated.
 
-Degenerate cases: no day → total_return 0, cagr NaN, volatility/sharpe/sortino NaN, max_drawdown
-0, duration 0, exposure NaN; fewer than two days → volatility/sharpe/sortino NaN; flat equity (every r = 0) →
-volatility, sharpe, sortino, calmar 0.0; std = 0 with mean ≠ 0 → sharpe ±inf; no negative day
-with a positive mean → sortino +inf. Ruin: a month that would start at a compounded equity ≤ 0 is
-never traded (§6: no entry when equity ≤ 0): from there the chained daily returns are 0 and no
-trade, fee or pnl is added; volatility/sharpe/sortino are NaN (a return after a non-positive
-equity is undefined) and cagr is −1. Trade metrics follow §7: no trade → win_rate,
-profit_factor, expectancy and avg/largest win/loss NaN; profit_factor +inf with wins and no loss,
-0.0 with losses and no win.
+Degenerate cases are those of :mod:`threadx_core.metrics.returns` and
+:mod:`threadx_core.metrics.trades` (e.g. fewer than two days → volatility/sharpe/sortino NaN; flat
+equity → 0.0; no trade → win_rate, profit_factor, expectancy, avg win/loss NaN); besides, no trade
+→ largest win/loss NaN, and no day → cagr NaN (a span of 0 days) and exposure NaN. Ruin: a month
+that would start at a compounded equity ≤ 0 is never traded (no entry when equity ≤ 0;
+docs/ARCHITECTURE.md, Strategy): from there the chained daily returns are 0 and no trade, fee or pnl is added;
+volatility/sharpe/sortino are NaN (a return after a non-positive equity is undefined) and cagr is
+−1.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from threadx_core import times
-from threadx_core.engine.params import Params
-from threadx_core.metrics import INT_KEYS, OUTPUT_KEYS, calmar
+from threadx_core.engine.params import PARAM_NAMES
+from threadx_core.metrics import (
+    INT_KEYS,
+    OUTPUT_KEYS,
+    SHORT_WINDOW_DAYS,
+    cagr,
+    calmar,
+    equity_curve,
+    max_drawdown,
+    max_drawdown_duration,
+    per_trade,
+    profit_factor,
+    sharpe,
+    sortino,
+    total_return,
+    volatility,
+    win_rate,
+)
 from threadx_core.sweep import stored
 
-#: The ``Params`` fields: the columns that identify a combination of a grid.
-PARAM_COLUMNS: tuple[str, ...] = tuple(field.name for field in dataclasses.fields(Params))
+#: Periods per year of daily returns (crypto trades every day).
 DAYS_PER_YEAR = 365
-SHORT_WINDOW_DAYS = 30
-_ROOT_YEAR = math.sqrt(DAYS_PER_YEAR)
-
-
-# --------------------------------------------------------------------------------------------
-# Equity metrics from daily returns (axis 0 = days)
-# --------------------------------------------------------------------------------------------
-
-
-def equity_curve(daily: object) -> np.ndarray:
-    """E_0 = 1, E_k = E_{k−1}·(1 + r_k) = Π_{j≤k}(1 + r_j): compounded equity per unit of
-    initial capital, shape ``(D + 1, …)``."""
-    r = np.asarray(daily, dtype=np.float64)
-    return np.concatenate([np.ones((1, *r.shape[1:])), np.cumprod(1.0 + r, axis=0)])
-
-
-def total_return(daily: object) -> np.ndarray:
-    """Π(1 + r_k) − 1 = E_D − 1 (0.0 with no day)."""
-    return equity_curve(daily)[-1] - 1.0
-
-
-def cagr(daily: object, calendar_days: float) -> np.ndarray:
-    """(1 + total_return)^(365/calendar_days) − 1 — calendar days from the start of the first day
-    to the end of the last, gaps included; −1.0 when E_D ≤ 0; NaN when ``calendar_days`` ≤ 0."""
-    final = equity_curve(daily)[-1]
-    if calendar_days <= 0:
-        return np.full(final.shape, np.nan)
-    with np.errstate(over="ignore", invalid="ignore"):
-        grown = np.power(final, DAYS_PER_YEAR / calendar_days) - 1.0
-    return np.where(final <= 0.0, -1.0, grown)
-
-
-def _undefined(daily: object) -> np.ndarray:
-    """True where some return follows a non-positive equity (E_k ≤ 0 for some k < D)."""
-    curve = equity_curve(daily)
-    return np.any(~(curve[:-1] > 0.0), axis=0)
-
-
-def _risk_statistic(daily: object, formula: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    """``formula`` (days × … → …) of the returns, with the module's degenerate cases: NaN with fewer
-    than two days or after a non-positive equity, 0.0 for a flat column; x/0 gives ±inf (0/0 NaN)."""
-    r = np.asarray(daily, dtype=np.float64)
-    if r.shape[0] < 2:
-        return np.full(r.shape[1:], np.nan)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        value = np.where(np.any(r, axis=0), formula(r), 0.0)
-    return np.where(_undefined(r), np.nan, value)
-
-
-def volatility(daily: object) -> np.ndarray:
-    """std(r, ddof 1)·√365; NaN with fewer than two days."""
-    return _risk_statistic(daily, lambda r: np.std(r, axis=0, ddof=1) * _ROOT_YEAR)
-
-
-def sharpe(daily: object) -> np.ndarray:
-    """mean(r)/std(r, ddof 1)·√365 (risk-free 0); 0.0 flat, ±inf when std = 0 with mean ≠ 0, NaN
-    with fewer than two days."""
-    return _risk_statistic(daily, lambda r: r.mean(axis=0) / np.std(r, axis=0, ddof=1) * _ROOT_YEAR)
-
-
-def sortino(daily: object) -> np.ndarray:
-    """mean(r)/√mean(min(r, 0)²)·√365; 0.0 flat, +inf with no negative day and mean > 0, NaN with
-    fewer than two days."""
-    return _risk_statistic(
-        daily, lambda r: r.mean(axis=0) / np.sqrt(np.mean(np.minimum(r, 0.0) ** 2, axis=0)) * _ROOT_YEAR)
-
-
-def max_drawdown(daily: object) -> np.ndarray:
-    """min(E/cummax(E) − 1) over the daily curve with E_0 = 1 (≤ 0, a fraction of the peak)."""
-    curve = equity_curve(daily)
-    return np.min(curve / np.maximum.accumulate(curve, axis=0) - 1.0, axis=0)
-
-
-def max_drawdown_duration(daily: object) -> np.ndarray:
-    """Days from the peak before the deepest drawdown (the last day at that peak; the first
-    deepest trough when several tie) until the equity is back at that peak, or until the last
-    day if it never is; 0 without drawdown. As ``max_drawdown_duration`` of §7, in days."""
-    curve = equity_curve(daily)
-    running = np.maximum.accumulate(curve, axis=0)
-    depth = curve / running - 1.0
-    trough = np.expand_dims(np.argmin(depth, axis=0), 0)
-    peak_value = np.take_along_axis(running, trough, axis=0)
-    position = np.arange(curve.shape[0]).reshape(-1, *[1] * (curve.ndim - 1))
-    at_peak = (curve == peak_value) & (position <= trough)
-    peak = curve.shape[0] - 1 - np.argmax(at_peak[::-1], axis=0)
-    recovered = (curve >= peak_value) & (position > trough)
-    end = np.where(np.any(recovered, axis=0), np.argmax(recovered, axis=0), curve.shape[0] - 1)
-    return np.where(np.min(depth, axis=0) < 0.0, end - peak, 0).astype(np.int64)
 
 
 # --------------------------------------------------------------------------------------------
@@ -177,7 +103,7 @@ class TradeTotals(NamedTuple):
 def trade_totals(piece: pd.DataFrame) -> TradeTotals:
     """The totals of one partition-shaped frame, in the money of its own run (which started at
     ``initial_capital``), rebuilt from its metrics: wins = round(n_trades·win_rate), gross_win =
-    avg_win·wins, pnl = final_equity − initial_capital (exact, DESIGN §6), losses =
+    avg_win·wins, pnl = final_equity − initial_capital (exact: docs/ARCHITECTURE.md, Strategy), losses =
     round((pnl − gross_win)/avg_loss) (0 when avg_loss is NaN: no loss), gross_loss =
     avg_loss·losses (trades with pnl exactly 0 are neither), notional = turnover·initial_capital."""
     column = {key: piece[key].to_numpy(np.float64) for key in
@@ -215,27 +141,6 @@ def compound(totals: Sequence[TradeTotals], scale: np.ndarray) -> TradeTotals:
     return TradeTotals(**counts, **money, **extremes)
 
 
-def win_rate(wins: np.ndarray, n: np.ndarray) -> np.ndarray:
-    """Σ wins / Σ trades; NaN with no trade."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 0, wins / n, np.nan)
-
-
-def profit_factor(gross_win: np.ndarray, gross_loss: np.ndarray) -> np.ndarray:
-    """Σ wins / |Σ losses|; +inf with wins and no loss, 0.0 with losses and no win, NaN with
-    neither (§7)."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = gross_win / np.abs(gross_loss)
-    return np.where(gross_loss < 0.0, ratio, np.where(gross_win > 0.0, np.inf, np.nan))
-
-
-def per_trade(amount: np.ndarray, count: np.ndarray) -> np.ndarray:
-    """amount/count — expectancy (Σ pnl / n_trades), avg_win (gross win / wins), avg_loss (gross
-    loss / losses); NaN when the count is 0."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, amount / count, np.nan)
-
-
 # --------------------------------------------------------------------------------------------
 # Partitions
 # --------------------------------------------------------------------------------------------
@@ -265,7 +170,7 @@ def align(partitions: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     for label in labels:
         _check_partition(label, by_month[label])
     first = labels[0]
-    reference = pd.MultiIndex.from_frame(by_month[first][list(PARAM_COLUMNS)])
+    reference = pd.MultiIndex.from_frame(by_month[first][list(PARAM_NAMES)])
     if reference.has_duplicates:
         raise ValueError(f"month {first}: the grid has duplicate parameter combinations")
     timeframe = _timeframe(first, by_month[first])
@@ -278,7 +183,7 @@ def align(partitions: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
 
 def _check_partition(label: str, frame: pd.DataFrame) -> None:
     """Raise naming ``label`` if ``frame`` is not a readable sweep partition of that month."""
-    needed = [*PARAM_COLUMNS, *OUTPUT_KEYS, "timeframe", "daily_returns"]
+    needed = [*PARAM_NAMES, *OUTPUT_KEYS, "timeframe", "daily_returns"]
     absent = [c for c in needed if c not in frame.columns]
     if absent or "days" not in frame.attrs:
         raise ValueError(f"month {label}: not a sweep partition (missing {absent or 'attrs[days]'})")
@@ -298,7 +203,7 @@ def _timeframe(label: str, frame: pd.DataFrame) -> str:
 
 def _reorder(label: str, frame: pd.DataFrame, reference: pd.MultiIndex, first: str) -> pd.DataFrame:
     """``frame`` in the order of ``reference``; raises naming ``label`` if the grids differ."""
-    keys = pd.MultiIndex.from_frame(frame[list(PARAM_COLUMNS)])
+    keys = pd.MultiIndex.from_frame(frame[list(PARAM_NAMES)])
     order = keys.get_indexer(reference) if keys.is_unique else np.array([-1])
     if len(frame) != len(reference) or np.any(order < 0):
         raise ValueError(f"month {label}: its grid ({len(frame)} combinations) differs from {first}'s "
@@ -329,7 +234,7 @@ def chain(pieces: Sequence[pd.DataFrame]) -> pd.DataFrame:
     metrics.update(_trade_metrics(totals, pieces[0]["initial_capital"].to_numpy(np.float64),
                                   len(days), curve[-1]))
     metrics["cagr_short_window"] = np.full(daily.shape[1], calendar_days < SHORT_WINDOW_DAYS)
-    out = pieces[0][["timeframe", *PARAM_COLUMNS]].reset_index(drop=True)
+    out = pieces[0][["timeframe", *PARAM_NAMES]].reset_index(drop=True)
     for key in OUTPUT_KEYS:
         out[key] = metrics[key].astype(np.int64) if key in INT_KEYS else metrics[key]
     out["daily_returns"] = [np.ascontiguousarray(daily[:, i]) for i in range(daily.shape[1])]
@@ -339,18 +244,18 @@ def chain(pieces: Sequence[pd.DataFrame]) -> pd.DataFrame:
 
 def _stop_after_ruin(daily: np.ndarray, offsets: np.ndarray, lengths: list[int]) -> np.ndarray:
     """``daily`` with every return of a piece that starts at an equity ≤ 0, and of every later
-    piece, set to 0: a ruined account makes no entry (§6), so it stays flat from there."""
+    piece, set to 0: a ruined account makes no entry, so it stays flat from there."""
     dead = np.logical_or.accumulate(~(equity_curve(daily)[offsets] > 0.0), axis=0)
     return np.where(np.repeat(dead, lengths, axis=0), 0.0, daily)
 
 
 def _equity_metrics(daily: np.ndarray, calendar_days: int) -> dict[str, np.ndarray]:
-    growth = cagr(daily, calendar_days)
-    drawdown = max_drawdown(daily)
-    return {"total_return": total_return(daily), "cagr": growth, "volatility": volatility(daily),
-            "sharpe": sharpe(daily), "sortino": sortino(daily),
-            "calmar": np.array([calmar(c, d) for c, d in zip(growth, drawdown, strict=True)]),
-            "max_drawdown": drawdown, "max_drawdown_duration": max_drawdown_duration(daily)}
+    """The equity metrics of days × combinations ``daily`` over ``calendar_days`` (CAGR's span)."""
+    return {"total_return": total_return(daily), "cagr": cagr(daily, DAYS_PER_YEAR, calendar_days),
+            "volatility": volatility(daily, DAYS_PER_YEAR), "sharpe": sharpe(daily, DAYS_PER_YEAR),
+            "sortino": sortino(daily, DAYS_PER_YEAR),
+            "calmar": calmar(daily, DAYS_PER_YEAR, calendar_days), "max_drawdown": max_drawdown(daily),
+            "max_drawdown_duration": max_drawdown_duration(daily)}
 
 
 def _trade_metrics(totals: TradeTotals, capital: np.ndarray, n_days: int,

@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 
 from threadx_core.engine import Params, Result, backtest
+from threadx_core.engine.params import PARAM_NAMES
 from threadx_core.indicators.cache import atr_column, bb_columns
 from threadx_core.metrics import OUTPUT_KEYS
 from threadx_core.present.plots import equity_drawdown_png
-from threadx_core.research.chain import PARAM_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def cached_backtest(ohlcv: pd.DataFrame, cache: pd.DataFrame, params: Params) ->
 
 def row_params(row: Mapping[str, Any]) -> Params:
     """The ``Params`` of a sweep, ranking or walk-forward row (its ``Params`` columns)."""
-    return Params(**{column: row[column] for column in PARAM_COLUMNS})
+    return Params(**{column: row[column] for column in PARAM_NAMES})
 
 
 @dataclass(frozen=True)

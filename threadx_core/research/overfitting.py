@@ -11,7 +11,8 @@
   Stationary Bootstrap", Journal of the American Statistical Association 89(428), 1994.
 
 Units: every Sharpe ratio here is per period (per day for daily returns), NOT annualised:
-SR = mean(r)/std(r, ddof 1) with risk-free 0; kurtosis is the non-excess γ₄ = m₄/m₂² (3 for a
+SR = mean(r)/std(r, ddof 1) with risk-free 0 (:func:`threadx_core.metrics.sharpe` with
+``periods_per_year`` 1, and its degenerate cases); kurtosis is the non-excess γ₄ = m₄/m₂² (3 for a
 normal law), skewness γ₃ = m₃/m₂^1.5 (population moments). The normal CDF and quantile are
 :class:`statistics.NormalDist`'s (no SciPy).
 """
@@ -27,6 +28,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from threadx_core import metrics
 from threadx_core.research import chain
 
 #: The Euler–Mascheroni constant γ.
@@ -37,17 +39,6 @@ _NORMAL = NormalDist()
 # --------------------------------------------------------------------------------------------
 # Deflated Sharpe ratio
 # --------------------------------------------------------------------------------------------
-
-
-def per_period_sharpe(returns: object) -> np.ndarray:
-    """mean(r)/std(r, ddof 1) over axis 0, not annualised; 0.0 for an all-zero column, ±inf when
-    std = 0 with mean ≠ 0, NaN with fewer than two observations."""
-    r = np.asarray(returns, dtype=np.float64)
-    if r.shape[0] < 2:
-        return np.full(r.shape[1:], np.nan)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = r.mean(axis=0) / np.std(r, axis=0, ddof=1)
-    return np.where(np.any(r, axis=0), ratio, 0.0)
 
 
 def moments(returns: object) -> tuple[float, float]:
@@ -108,17 +99,20 @@ def deflated_sharpe_of_selection(selected: object, trials: object) -> float:
     columns of ``trials`` (T × N, e.g. the daily returns of every combination of a sweep, the
     selection included): SR, γ₃, γ₄ of ``selected``, N = trials' columns, V[SR] = variance
     (ddof 1; 0 for N = 1) of the trials' per-period Sharpe ratios. Raises ``ValueError`` when a
-    trial's Sharpe is not finite or the shapes disagree."""
+    trial's Sharpe is not finite (see :func:`threadx_core.metrics.sharpe`: fewer than two
+    returns, constant non-zero returns, a return after a non-positive equity) or the shapes
+    disagree."""
     r = np.asarray(selected, dtype=np.float64)
     table = np.asarray(trials, dtype=np.float64)
     if table.ndim != 2 or table.shape[0] != r.shape[0] or table.shape[1] < 1:
         raise ValueError(f"trials must be T × N with T = {r.shape[0]} returns, got shape {table.shape}")
-    sharpes = per_period_sharpe(table)
+    sharpes = metrics.sharpe(table, 1.0)
     if not np.all(np.isfinite(sharpes)):
-        raise ValueError("every trial needs a finite Sharpe ratio (at least two, not all equal, returns)")
+        raise ValueError("every trial needs a finite Sharpe ratio (at least two returns, not all equal, "
+                         "none after the equity fell to ≤ 0)")
     variance = float(np.var(sharpes, ddof=1)) if sharpes.size > 1 else 0.0
     skewness, kurtosis = moments(r)
-    return deflated_sharpe_ratio(float(per_period_sharpe(r)), sharpes.size, variance, r.shape[0],
+    return deflated_sharpe_ratio(float(metrics.sharpe(r, 1.0)), sharpes.size, variance, r.shape[0],
                                  skewness, kurtosis)
 
 
@@ -235,8 +229,8 @@ def bootstrap_intervals(daily_returns: object, *, n_samples: int = 2000, mean_bl
         raise ValueError(f"need n_samples ≥ 1, mean_block ≥ 1 and 0 < confidence < 1, got "
                          f"{n_samples!r}, {mean_block!r}, {confidence!r}")
     samples = r[stationary_bootstrap_indices(r.size, n_samples, mean_block, np.random.default_rng(seed))]
-    statistics = {"sharpe": chain.sharpe, "total_return": chain.total_return,
-                  "max_drawdown": chain.max_drawdown}
+    statistics = {"sharpe": lambda r: metrics.sharpe(r, chain.DAYS_PER_YEAR),
+                  "total_return": metrics.total_return, "max_drawdown": metrics.max_drawdown}
     tails = [(1.0 - confidence) / 2.0, (1.0 + confidence) / 2.0]
     rows = {}
     for name, statistic in statistics.items():

@@ -60,12 +60,12 @@ def run_id(grid_digest: str, data_versions: Iterable[str], code_version: str) ->
 
 def code_version() -> str:
     """Digest of the sources that decide a sweep's numbers (engine, indicators, metrics, kernels)."""
-    from threadx_core import metrics
     from threadx_core.engine import nb as engine_nb
     from threadx_core.indicators import nb as indicators_nb
+    from threadx_core.metrics import nb as metrics_nb
     from threadx_core.sweep import cpu
 
-    return engine_nb.source_digest(engine_nb, indicators_nb, metrics, cpu)[:16]
+    return engine_nb.source_digest(engine_nb, indicators_nb, metrics_nb, cpu)[:16]
 
 
 def best(results: pd.DataFrame, objective: str, *, min_trades: int,

@@ -42,6 +42,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from threadx_core import metrics
+from threadx_core.engine.params import PARAM_NAMES
 from threadx_core.present.plots import equity_drawdown_png, stability_png
 from threadx_core.research import chain, overfitting, selection
 from threadx_core.research.featured import row_params, run_label
@@ -97,14 +99,14 @@ def _step(window: list[pd.DataFrame], month: pd.DataFrame, objective: str,
                             min_trades=min_trades)
     daily = stored.daily_returns(month)
     if ranked.empty:
-        cash = dict.fromkeys(chain.PARAM_COLUMNS, None)
+        cash = dict.fromkeys(PARAM_NAMES, None)
         return ({"combo": -1, **cash, "in_sample_objective": np.nan, "out_of_sample_objective": np.nan,
                  "in_sample_return": np.nan, "out_of_sample_return": 0.0, "out_of_sample_trades": 0},
                 pd.Series(0.0, index=daily.index))
     best = ranked.iloc[0]
     combo = int(best["combo"])
     out_of_sample = chain.chain([month]).iloc[combo]
-    return ({"combo": combo, **{c: best[c] for c in chain.PARAM_COLUMNS},
+    return ({"combo": combo, **{c: best[c] for c in PARAM_NAMES},
              "in_sample_objective": float(best[objective]),
              "out_of_sample_objective": float(out_of_sample[objective]),
              "in_sample_return": float(best["total_return"]),
@@ -129,15 +131,15 @@ def degradation(steps: pd.DataFrame, daily_returns: pd.Series, in_sample_months:
     is_mean = float(chosen["in_sample_objective"].mean()) if len(chosen) else np.nan
     oos_mean = float(chosen["out_of_sample_objective"].mean()) if len(chosen) else np.nan
     r = daily_returns.to_numpy(np.float64)
-    total = float(chain.total_return(r))
+    total = float(metrics.total_return(r))
     is_monthly = float(((1.0 + chosen["in_sample_return"]) ** (1.0 / in_sample_months) - 1.0).mean())
     oos_monthly = (1.0 + total) ** (1.0 / len(steps)) - 1.0 if total > -1.0 else -1.0
     return {"steps": float(len(steps)), "in_sample_objective_mean": is_mean,
             "out_of_sample_objective_mean": oos_mean, "objective_ratio": _divide(oos_mean, is_mean),
             "in_sample_monthly_return": is_monthly, "out_of_sample_monthly_return": oos_monthly,
             "return_ratio": _divide(oos_monthly, is_monthly), "out_of_sample_total_return": total,
-            "out_of_sample_sharpe": float(chain.sharpe(r)),
-            "out_of_sample_max_drawdown": float(chain.max_drawdown(r))}
+            "out_of_sample_sharpe": float(metrics.sharpe(r, chain.DAYS_PER_YEAR)),
+            "out_of_sample_max_drawdown": float(metrics.max_drawdown(r))}
 
 
 def _divide(num: float, den: float) -> float:
@@ -186,7 +188,7 @@ def selection_curves(aligned: Mapping[str, pd.DataFrame], step: Mapping) -> dict
     """Equity (money, from the grid's ``initial_capital``) of the combination chosen at ``step`` (a
     row of ``walk.steps``; ``aligned`` as :func:`chain.align` returns the partitions), without
     re-running: ``"in sample <first>…<last>"`` compounds its daily returns over the in-sample
-    window (:func:`chain.chain`, as the walk-forward ranked it; :func:`chain.equity_curve`),
+    window (:func:`chain.chain`, as the walk-forward ranked it; :func:`metrics.equity_curve`),
     and ``"out of sample <month>"`` continues from that curve's end with the month's stored daily
     returns. Points sit at the end of each UTC day, the first at the start of the window. Empty for
     a cash step (``combo`` −1)."""
@@ -206,12 +208,12 @@ def _equity(piece: pd.DataFrame, combo: int, start: float) -> pd.Series:
     indexed by the start of its first day, then the end of each day."""
     daily = stored.daily_returns(piece).iloc[:, combo]
     times = daily.index[:1].append(daily.index + pd.Timedelta(days=1))
-    return pd.Series(start * chain.equity_curve(daily.to_numpy(np.float64)), index=times, name="equity")
+    return pd.Series(start * metrics.equity_curve(daily.to_numpy(np.float64)), index=times, name="equity")
 
 
 def _deflated_sharpe(walk: WalkForward, months: list[pd.DataFrame], notes: list[str]) -> float:
     trials = pd.concat([stored.daily_returns(m.reset_index(drop=True)) for m in months]).to_numpy()
-    sharpes = overfitting.per_period_sharpe(trials)
+    sharpes = metrics.sharpe(trials, 1.0)
     usable = trials[:, np.isfinite(sharpes)]
     try:
         return overfitting.deflated_sharpe_of_selection(walk.daily_returns.to_numpy(), usable)

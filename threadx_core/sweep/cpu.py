@@ -35,7 +35,6 @@ import numpy as np
 from numba import njit, parallel_chunksize, prange
 from numba.extending import register_jitable
 
-from threadx_core import metrics
 from threadx_core.engine import nb as engine_nb
 from threadx_core.engine.nb import (
     NO_ORDER,
@@ -48,7 +47,9 @@ from threadx_core.engine.nb import (
     source_digest,
     step_bar,
 )
-from threadx_core.metrics import (
+from threadx_core.metrics import OUTPUT_KEYS
+from threadx_core.metrics import nb as metrics_nb
+from threadx_core.metrics.nb import (
     equity_acc_add,
     equity_acc_new,
     equity_acc_repeat,
@@ -57,7 +58,7 @@ from threadx_core.metrics import (
 )
 from threadx_core.sweep.layout import Layout
 
-#: Functions of :mod:`engine_nb` and :mod:`metrics` force-inlined in the CPU kernel.
+#: Functions of :mod:`engine_nb` and :mod:`metrics_nb` force-inlined in the CPU kernel.
 ENGINE_HOT = ("step_bar", "fill_pending", "check_stop", "decide_at_close", "trail_stop",
               "exit_reason", "entry_side", "entry_qty", "open_position", "close_position",
               "with_stop", "with_order", "no_trade", "mark", "close_at_end", "account", "previous")
@@ -81,7 +82,7 @@ def combo_nb(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.nda
              p: engine_nb.LoopParams, day_end: np.ndarray, bars_per_year: float,
              elapsed_minutes: float, out: np.ndarray, daily: np.ndarray) -> None:
     """Run one combination over the window (its indicator rows ``middle``/``sigma``/``atr``, all
-    arrays ``(n,)``); write its :data:`metrics.OUTPUT_KEYS` row into ``out`` (21 values) and its
+    arrays ``(n,)``); write its :data:`OUTPUT_KEYS` row into ``out`` (21 values) and its
     daily returns into ``daily`` (``day_end.size`` values)."""
     n = close.size
     st = initial_state(p.initial_capital)
@@ -125,9 +126,9 @@ def combo_fast_nb(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: n
     increasing window positions) with a finite ATR and an equity > 0. So from such a bar — not
     the first, with a finite equity — the kernel jumps to the next cross that can enter, or to
     the day's last bar (daily sample; the window's last is one) if that comes first, and feeds
-    the bars skipped to the equity accumulator at once (:func:`metrics.equity_acc_repeat`,
+    the bars skipped to the equity accumulator at once (:func:`metrics_nb.equity_acc_repeat`,
     bitwise the same as bar by bar). The bar jumped to, and every other bar, takes the general
-    step (:func:`engine_nb.step_bar`, :func:`metrics.equity_acc_add`) with the previous bar's
+    step (:func:`engine_nb.step_bar`, :func:`metrics_nb.equity_acc_add`) with the previous bar's
     bands recomputed by the same expressions. Flat bars are most bars of a mean-reversion sweep
     (about 80 % on the reference grid), and cost nothing here.
     """
@@ -185,8 +186,8 @@ def _inlined(fn: types.FunctionType) -> Any:
     """A Numba function (``error_model="numpy"``) running ``fn``'s code where the
     :data:`ENGINE_HOT` and :data:`METRICS_HOT` functions (and what they call among themselves)
     are ``inline="always"`` copies of the same code."""
-    engine_ns, metrics_ns = dict(vars(engine_nb)), dict(vars(metrics))
-    for module, namespace, names in ((metrics, metrics_ns, METRICS_HOT),
+    engine_ns, metrics_ns = dict(vars(engine_nb)), dict(vars(metrics_nb))
+    for module, namespace, names in ((metrics_nb, metrics_ns, METRICS_HOT),
                                      (engine_nb, engine_ns, ENGINE_HOT)):
         for name in names:
             copy = _clone(getattr(module, name), namespace)
@@ -225,13 +226,13 @@ def _build(dependencies: str) -> Any:
     return sweep_nb
 
 
-sweep_nb = _build(source_digest(metrics, engine_nb))
+sweep_nb = _build(source_digest(metrics_nb, engine_nb))
 
 
 def run_chunk(layout: Layout, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
     """Metrics ``(stop − start, len(OUTPUT_KEYS))`` and daily returns ``(stop − start, days)`` of
     combinations ``[start, stop)`` of ``layout``, on the CPU (all Numba threads)."""
-    out = np.empty((stop - start, len(metrics.OUTPUT_KEYS)))
+    out = np.empty((stop - start, len(OUTPUT_KEYS)))
     daily = np.empty((stop - start, layout.n_days))
     with parallel_chunksize(PARALLEL_CHUNK):
         sweep_nb(layout.open, layout.high, layout.low, layout.close, layout.middle, layout.sigma,

@@ -1,4 +1,4 @@
-"""Parameter grids (DESIGN.md §8): the cartesian product of per-parameter value lists.
+"""Parameter grids (docs/ARCHITECTURE.md, Sweeps): the cartesian product of per-parameter value lists.
 
 Each axis is a list of values or a ``{start, stop, step}`` range with an *inclusive* stop
 (``{start = 1.5, stop = 3.0, step = 0.1}`` is 16 values); float steps are snapped to 10 decimals
@@ -10,7 +10,6 @@ last axis varying fastest.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import itertools
 import json
@@ -20,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from threadx_core.engine.params import Params
+from threadx_core.engine.params import PARAM_NAMES, Params
 
 #: The legacy UI grid, the reference size: 5 × 16 × 11 × 2 = 1 760 combinations.
 REFERENCE: dict[str, Any] = {
@@ -29,7 +28,6 @@ REFERENCE: dict[str, Any] = {
     "atr_period": {"start": 10, "stop": 30, "step": 2},
     "atr_mult": [1.5, 2.0],
 }
-_FIELDS = tuple(f.name for f in dataclasses.fields(Params))
 
 
 def expand(name: str, spec: Any) -> tuple[Any, ...]:
@@ -67,11 +65,11 @@ class Grid:
 
     def __init__(self, mapping: Mapping[str, Any] | None = None, base: Params | None = None) -> None:
         mapping = REFERENCE if mapping is None else mapping
-        unknown = sorted(set(mapping) - set(_FIELDS))
+        unknown = sorted(set(mapping) - set(PARAM_NAMES))
         if unknown:
-            raise ValueError(f"grid: unknown strategy parameter(s) {unknown}; known: {list(_FIELDS)}")
+            raise ValueError(f"grid: unknown strategy parameter(s) {unknown}; known: {list(PARAM_NAMES)}")
         self.base = base or Params()
-        self.axes = {name: expand(name, mapping[name]) for name in _FIELDS if name in mapping}
+        self.axes = {name: expand(name, mapping[name]) for name in PARAM_NAMES if name in mapping}
         self._combos = list(self._validated())
 
     def _validated(self) -> Iterator[Params]:
@@ -105,7 +103,7 @@ class Grid:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per combination, one column per ``Params`` field, in grid order."""
-        return pd.DataFrame([p.to_dict() for p in self._combos], columns=list(_FIELDS))
+        return pd.DataFrame([p.to_dict() for p in self._combos], columns=list(PARAM_NAMES))
 
     def digest(self) -> str:
         """A stable hash of every combination, in order (part of a sweep's run id)."""

@@ -9,13 +9,14 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.core.research.kit import CAPITAL, partition_frame, trade_lists
 from threadx_core import metrics
 from threadx_core.data import resample, synthetic
 from threadx_core.engine import Params, backtest
+from threadx_core.engine.params import PARAM_NAMES
 from threadx_core.research import chain, selection
 from threadx_core.sweep import Grid, run_with_daily, stored
 
@@ -31,72 +32,6 @@ def assert_same_metrics(a: pd.DataFrame, b: pd.DataFrame) -> None:
     for key in metrics.OUTPUT_KEYS:
         np.testing.assert_allclose(a[key].to_numpy(np.float64), b[key].to_numpy(np.float64),
                                    rtol=1e-9, atol=1e-9, err_msg=key)
-
-
-# ------------------------------------------------------------------ equity metrics
-
-
-@SETTINGS
-@given(st.lists(st.floats(-0.2, 0.2).map(lambda x: round(x, 6)), max_size=60))
-def test_daily_metrics_equal_the_per_bar_metrics_of_a_one_day_bar_curve(r):
-    """metrics.summarize on the daily equity curve with 1440-minute bars uses P = 365, so its
-    volatility, Sharpe, Sortino, drawdown and duration are the daily-based ones. (A constant
-    non-zero series is left out: its std is rounding noise, so both Sharpe values are arbitrary.)"""
-    assume(len(set(r)) != 1 or r[0] == 0.0)
-    curve = np.cumprod(np.concatenate([[1.0], 1.0 + np.array(r)]))  # unit capital: same roundings
-    expected = metrics.summarize(curve, None, 1440)
-    for key in ("volatility", "sharpe", "sortino", "max_drawdown", "max_drawdown_duration"):
-        got = float(getattr(chain, key)(np.array(r)))
-        assert got == pytest.approx(expected[key], rel=1e-9, abs=1e-12, nan_ok=True), key
-    assert float(chain.total_return(np.array(r))) == pytest.approx(expected["total_return"], abs=1e-12)
-
-
-def test_equity_metrics_match_plain_formulas_column_by_column():
-    rng = np.random.default_rng(3)
-    daily = rng.normal(0.001, 0.02, (90, 4))
-    for j in range(4):
-        r = daily[:, j]
-        equity = np.cumprod(np.concatenate([[1.0], 1 + r]))
-        assert chain.total_return(daily)[j] == pytest.approx(equity[-1] - 1)
-        assert chain.cagr(daily, 90)[j] == pytest.approx(equity[-1] ** (365 / 90) - 1)
-        assert chain.volatility(daily)[j] == pytest.approx(r.std(ddof=1) * math.sqrt(365))
-        assert chain.sharpe(daily)[j] == pytest.approx(r.mean() / r.std(ddof=1) * math.sqrt(365))
-        downside = math.sqrt(np.mean(np.minimum(r, 0) ** 2))
-        assert chain.sortino(daily)[j] == pytest.approx(r.mean() / downside * math.sqrt(365))
-        peak = np.maximum.accumulate(equity)
-        assert chain.max_drawdown(daily)[j] == pytest.approx(np.min(equity / peak - 1))
-        assert chain.max_drawdown_duration(daily)[j] == chain.max_drawdown_duration(r)
-
-
-def test_drawdown_duration_counts_days_from_the_peak_to_the_recovery():
-    # E: 1, 1.1, 0.88, 0.99, 1.1 (recovered), 1.2, 1.08
-    r = np.array([0.1, -0.2, 0.125, 1.1 / 0.99 - 1, 1.2 / 1.1 - 1, -0.1])
-    assert chain.max_drawdown(r) == pytest.approx(-0.2)
-    assert chain.max_drawdown_duration(r) == 3
-    # never recovered: counted to the last day
-    assert chain.max_drawdown_duration(np.array([0.1, -0.2, 0.1])) == 2
-
-
-def test_degenerate_series_have_the_documented_values():
-    none = np.empty((0, 2))
-    assert list(chain.total_return(none)) == [0.0, 0.0]
-    assert np.isnan(chain.cagr(none, 0)).all()
-    assert np.isnan(chain.sharpe(none)).all() and np.isnan(chain.volatility(none)).all()
-    assert list(chain.max_drawdown(none)) == [0.0, 0.0]
-    assert list(chain.max_drawdown_duration(none)) == [0, 0]
-    assert np.isnan(chain.sortino(np.array([0.01])))
-    flat = np.zeros(10)
-    assert (chain.volatility(flat), chain.sharpe(flat), chain.sortino(flat)) == (0.0, 0.0, 0.0)
-    assert chain.sharpe(np.full(5, 0.5)) == math.inf and chain.sharpe(np.full(5, -0.25)) == -math.inf
-    assert chain.sortino(np.array([0.01, 0.02, 0.0])) == math.inf
-    assert chain.cagr(np.array([-1.0, 0.0]), 31) == -1.0
-
-
-def test_returns_after_a_non_positive_equity_make_risk_ratios_undefined():
-    r = np.array([0.1, -1.2, 0.5, 0.1])
-    for statistic in (chain.sharpe, chain.volatility, chain.sortino):
-        assert np.isnan(statistic(r))
-    assert chain.cagr(r, 4) == -1.0
 
 
 # ------------------------------------------------------------------ chaining partitions
@@ -234,7 +169,7 @@ def test_aggregated_trade_metrics_equal_engine_runs_chained_with_carried_capital
     frames = {m: stored.to_frame(run_with_daily(w, grid, "cpu"), "1h", "t") for m, w in windows.items()}
     out = chain.aggregate(frames)
     for i, row in out.iterrows():
-        params = Params.from_dict({k: row[k] for k in chain.PARAM_COLUMNS})
+        params = Params.from_dict({k: row[k] for k in PARAM_NAMES})
         capital, trades, daily = params.initial_capital, [], []
         for window in windows.values():
             result = backtest(window, params.replace(initial_capital=capital))
@@ -251,4 +186,5 @@ def test_aggregated_trade_metrics_equal_engine_runs_chained_with_carried_capital
         assert row["expectancy"] == pytest.approx(pnl.mean(), rel=1e-9)
         assert row["largest_loss"] == pytest.approx(pnl.min(), rel=1e-9)
         assert row["avg_win"] == pytest.approx(pnl[pnl > 0].mean(), rel=1e-9)
-        assert row["sharpe"] == pytest.approx(float(chain.sharpe(pd.concat(daily).to_numpy())), rel=1e-9)
+        assert row["sharpe"] == pytest.approx(
+            float(metrics.sharpe(pd.concat(daily).to_numpy(), chain.DAYS_PER_YEAR)), rel=1e-9)

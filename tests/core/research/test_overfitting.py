@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from threadx_core.research import chain
+from threadx_core import metrics
 from threadx_core.research.overfitting import (
     EULER_GAMMA,
     bootstrap_intervals,
@@ -18,7 +18,6 @@ from threadx_core.research.overfitting import (
     deflated_sharpe_ratio,
     expected_max_sharpe,
     moments,
-    per_period_sharpe,
     probabilistic_sharpe_ratio,
     probability_of_backtest_overfitting,
     relative_rank,
@@ -85,8 +84,19 @@ def test_dsr_of_a_selection_from_its_returns():
     expected = deflated_sharpe_ratio(sharpes[4], 30, float(np.var(sharpes, ddof=1)), 400, skew, kurt)
     assert deflated_sharpe_of_selection(trials[:, 4], trials) == pytest.approx(expected, rel=1e-12)
     assert 0.5 < expected < 1.0
-    np.testing.assert_allclose(per_period_sharpe(trials), sharpes)
-    assert per_period_sharpe(np.zeros(5)) == 0.0
+    np.testing.assert_allclose(metrics.sharpe(trials, 1.0), sharpes)
+
+
+def test_a_trial_ruined_before_its_last_return_has_no_sharpe():
+    """The per-period Sharpe is metrics.sharpe with P = 1, its degenerate rules included: a
+    return after the compounded equity fell to ≤ 0 is undefined, so such a trial has no Sharpe
+    and the selection's DSR is refused (the walk-forward leaves such trials out)."""
+    rng = np.random.default_rng(8)
+    trials = rng.normal(0.0005, 0.01, (50, 3))
+    trials[10, 2] = -1.5
+    assert np.isnan(metrics.sharpe(trials, 1.0)[2]) and np.isfinite(metrics.sharpe(trials, 1.0)[:2]).all()
+    with pytest.raises(ValueError, match="finite Sharpe"):
+        deflated_sharpe_of_selection(trials[:, 0], trials)
 
 
 def test_moments_of_known_series():
@@ -189,7 +199,7 @@ def test_intervals_bracket_the_estimates_of_a_well_behaved_series():
     table = bootstrap_intervals(r, n_samples=1000)
     assert list(table.index) == ["sharpe", "total_return", "max_drawdown"]
     assert (table["low"] < table["estimate"]).all() and (table["estimate"] < table["high"]).all()
-    assert table.loc["sharpe", "estimate"] == pytest.approx(float(chain.sharpe(r)))
+    assert table.loc["sharpe", "estimate"] == pytest.approx(float(metrics.sharpe(r, 365)))
     assert table.loc["total_return", "estimate"] == pytest.approx(np.prod(1 + r) - 1)
 
 

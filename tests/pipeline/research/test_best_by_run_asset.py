@@ -14,7 +14,7 @@ import pytest
 
 from tests.pipeline.kit import materialization, run, write_project
 from threadx_core import storage
-from threadx_core.research.chain import PARAM_COLUMNS
+from threadx_core.engine.params import PARAM_NAMES
 from threadx_pipeline.definitions import SYMBOL_JOB, build_definitions
 from threadx_pipeline.partitions import register_symbols
 
@@ -60,7 +60,7 @@ def test_best_by_run_reruns_and_exports_its_rank_one(materialised):
     assert parquet["entry_time"].min() >= pd.Timestamp("2024-02-01", tz="UTC")
 
     selection = json.loads((folder / "best_by_run_selection.json").read_text())
-    assert {k: selection["parameters"][k] for k in PARAM_COLUMNS} == {k: top[k] for k in PARAM_COLUMNS}
+    assert {k: selection["parameters"][k] for k in PARAM_NAMES} == {k: top[k] for k in PARAM_NAMES}
     assert selection["timeframe"] == top["timeframe"] and selection["run_id"] == top["run_id"]
     assert selection["objective"] == "sharpe" and selection["objective_value"] == top["sharpe"]
     assert selection["metrics"]["final_equity"] == top["final_equity"]

@@ -1,43 +1,35 @@
-"""Performance metrics of one run (DESIGN §7).
+"""The streaming form of the metrics: Numba accumulators over scalars (docs/ARCHITECTURE.md, Metrics).
 
-Two layers, as in empyrical:
+The accumulators (``*_acc_*``) and :func:`metrics_into` are allocation-free and decorated with
+:func:`numba.extending.register_jitable`, so they compile inside CPU ``@njit`` loops *and* CUDA
+kernels, and run as plain Python too. The equity accumulator takes one equity value per bar, the
+trade accumulator one closed trade at a time; :func:`metrics_into` writes the metrics, in
+:data:`OUTPUT_KEYS` order, into a float64 row. A sweep kernel that feeds the same values in the
+same order gets bitwise the same numbers as :func:`summarize_nb` (behind
+:func:`threadx_core.metrics.summarize`, on the CPU).
 
-* **Numeric cores** (``*_acc_*``, :func:`metrics_into`): allocation-free accumulators over scalars,
-  decorated with :func:`numba.extending.register_jitable`, so they compile inside CPU ``@njit``
-  loops *and* CUDA kernels, and run as plain Python too. The equity accumulator takes one equity
-  value per bar, the trade accumulator one closed trade at a time; :func:`metrics_into` writes
-  the metrics, in :data:`OUTPUT_KEYS` order, into a float64 row. A sweep kernel that feeds the same
-  values in the same order gets bitwise the same numbers as :func:`summarize` (on the CPU).
-* **Friendly functions**: one per metric, formula in its docstring, over arrays/Series, and
-  :func:`summarize`, which runs the cores over an equity curve and a trades frame.
-
-Conventions (P = bars per year = 525 600 / bar minutes; r = per-bar returns Eₜ/Eₜ₋₁ − 1, t ≥ 1):
-
-* fewer than two returns (one- or two-bar windows) → volatility, sharpe, sortino are NaN;
-* a flat curve (every r = 0) → volatility, sharpe, sortino, calmar are 0.0;
-* std(r) = 0 with mean(r) ≠ 0 → sharpe ±inf; no negative return and mean(r) > 0 → sortino +inf;
-* a return after a non-positive equity is undefined → volatility, sharpe, sortino are NaN;
-* CAGR is −1.0 when the final equity is ≤ 0; ``cagr_short_window`` is true when the window is
-  under 30 days (CAGR then extrapolates wildly and may overflow to +inf);
-* calmar: +inf when CAGR > 0 without drawdown, 0.0 for a flat curve;
-* no trade → win_rate, profit_factor, expectancy, avg/largest win/loss are NaN, n_trades 0,
-  fees_paid, turnover, exposure 0.0; a trade with pnl exactly 0 is neither a win nor a loss;
-  profit_factor = +inf with wins and no loss, 0.0 with losses and no win, NaN when neither.
+They compute, in one pass, the formulas of :mod:`threadx_core.metrics.returns` (over the per-bar
+returns rₜ = Eₜ/Eₜ₋₁ − 1, t ≥ 1, P = bars per year = 525 600 / bar minutes) and
+:mod:`threadx_core.metrics.trades`, with the same rule for each degenerate case — those modules are
+the reference the tests hold these to. Where the streaming form differs: std(r) is exactly 0 only
+while every r is bitwise the same (``same_r``), not when a two-pass std rounds to 0; CAGR's span is
+``elapsed_minutes`` (calendar span of the window, the last bar included) and its exponent
+1/years; ``cagr_short_window`` is true when that span is under :data:`SHORT_WINDOW_DAYS` days
+(CAGR then extrapolates wildly and may overflow to +inf).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
-import pandas as pd
 from numba import njit
 from numba.extending import register_jitable
 
-from threadx_core.times import MINUTES_PER_YEAR
+from threadx_core.times import MINUTES_PER_DAY, MINUTES_PER_YEAR
 
-#: The metric keys of DESIGN §7/§13, in the order of a :func:`metrics_into` row.
+#: The metric keys (docs/ARCHITECTURE.md, Metrics), in the order of a :func:`metrics_into` row.
 METRIC_KEYS: tuple[str, ...] = (
     "total_return", "cagr", "volatility", "sharpe", "sortino", "calmar", "max_drawdown",
     "max_drawdown_duration", "n_trades", "win_rate", "profit_factor", "expectancy", "avg_win",
@@ -46,12 +38,9 @@ METRIC_KEYS: tuple[str, ...] = (
 #: :data:`METRIC_KEYS` plus the CAGR short-window flag (1.0/0.0 in a row, bool in summarize).
 OUTPUT_KEYS: tuple[str, ...] = (*METRIC_KEYS, "cagr_short_window")
 INT_KEYS = frozenset({"max_drawdown_duration", "n_trades"})
-SHORT_WINDOW_MINUTES = 30 * 1440
-
-
-# --------------------------------------------------------------------------------------------
-# Numeric cores (CPU njit, CUDA device code, plain Python)
-# --------------------------------------------------------------------------------------------
+#: A window under this many days flags its CAGR (``cagr_short_window``).
+SHORT_WINDOW_DAYS = 30
+SHORT_WINDOW_MINUTES = SHORT_WINDOW_DAYS * MINUTES_PER_DAY
 
 
 class EquityAcc(NamedTuple):
@@ -272,126 +261,12 @@ def metrics_into(out: np.ndarray, eq: EquityAcc, tr: TradeAcc, bars_per_year: fl
     out[20] = 1.0 if elapsed_minutes < SHORT_WINDOW_MINUTES else 0.0
 
 
-# --------------------------------------------------------------------------------------------
-# Friendly layer
-# --------------------------------------------------------------------------------------------
-
-
-def returns(equity: object) -> np.ndarray:
-    """rₜ = Eₜ/Eₜ₋₁ − 1 for t ≥ 1 (length len(E) − 1)."""
-    e = np.asarray(equity, dtype=np.float64)
-    return e[1:] / e[:-1] - 1.0
-
-
-def total_return(equity: object) -> float:
-    """E_end/E_0 − 1."""
-    e = np.asarray(equity, dtype=np.float64)
-    return float(e[-1] / e[0] - 1.0)
-
-
-def cagr(equity: object, elapsed_minutes: float) -> float:
-    """(E_end/E_0)^(1/years) − 1, years = elapsed minutes / 525 600; −1.0 when E_end ≤ 0."""
-    e = np.asarray(equity, dtype=np.float64)
-    if e[-1] <= 0:
-        return -1.0
-    return float((e[-1] / e[0]) ** (MINUTES_PER_YEAR / elapsed_minutes) - 1.0)
-
-
-def volatility(equity: object, bars_per_year: float) -> float:
-    """std(r, ddof 1)·√P; NaN with fewer than two returns."""
-    r = returns(equity)
-    return float(np.std(r, ddof=1) * math.sqrt(bars_per_year)) if r.size >= 2 else math.nan
-
-
-def sharpe(equity: object, bars_per_year: float) -> float:
-    """mean(r)/std(r, ddof 1)·√P (risk-free 0); 0.0 for a flat curve, NaN with < 2 returns."""
-    r = returns(equity)
-    if r.size < 2:
-        return math.nan
-    if not r.any():
-        return 0.0
-    return float(r.mean() / np.std(r, ddof=1) * math.sqrt(bars_per_year))
-
-
-def sortino(equity: object, bars_per_year: float) -> float:
-    """mean(r)/√mean(min(r, 0)²)·√P; 0.0 for a flat curve, +inf with no negative return."""
-    r = returns(equity)
-    if r.size < 2:
-        return math.nan
-    if not r.any():
-        return 0.0
-    downside = math.sqrt(float(np.mean(np.minimum(r, 0.0) ** 2)))
-    return float(r.mean() / downside * math.sqrt(bars_per_year)) if downside else math.inf
-
-
-def max_drawdown(equity: object) -> float:
-    """min(E/cummax(E) − 1): ≤ 0, a fraction of the running peak."""
-    e = np.asarray(equity, dtype=np.float64)
-    return float(np.min(e / np.maximum.accumulate(e) - 1.0))
-
-
-def calmar(cagr_value: float, max_drawdown_value: float) -> float:
-    """CAGR/|max_drawdown|; +inf when CAGR > 0 without drawdown, 0.0 when both are 0."""
-    if max_drawdown_value == 0:
-        return math.inf if cagr_value > 0 else (0.0 if cagr_value == 0 else math.nan)
-    return cagr_value / abs(max_drawdown_value)
-
-
-def _span_minutes(equity: object, bar_minutes: float) -> float:
-    """Calendar span of the curve in minutes: from the index when it holds times (gaps count),
-    else bars·bar minutes; both include the last bar."""
-    index = getattr(equity, "index", None)
-    if isinstance(index, pd.DatetimeIndex) and len(index):
-        return (index[-1] - index[0]).total_seconds() / 60.0 + bar_minutes
-    return len(np.asarray(equity)) * bar_minutes
-
-
-def summarize(equity: object, trades: pd.DataFrame | None, bar_minutes: float) -> dict[str, Any]:
-    """Every §7 metric (:data:`OUTPUT_KEYS`) of a run.
-
-    ``equity``: per-bar marked-to-market equity (Series with a DatetimeIndex — the calendar span
-    then comes from it — or an array); ``trades``: a frame with ``pnl``, ``fees``, ``qty``,
-    ``entry_price``, ``exit_price``, ``entry_bar``, ``exit_bar`` (as :func:`engine.backtest`
-    returns; None or empty for no trade); ``bar_minutes``: bar size (P = 525 600/bar_minutes).
-    Definitions beyond DESIGN §7: max_drawdown_duration = bars from the peak before the deepest
-    drawdown until equity is back at that peak (or until the last bar); exposure = Σ(exit_bar −
-    entry_bar)/bars (the share of bar closes marked in a position); turnover = Σ traded notional
-    (entry + exit) / E_0. Raises ``ValueError`` on an empty curve or ``bar_minutes ≤ 0``.
-    """
-    e = np.ascontiguousarray(np.asarray(equity, dtype=np.float64))
-    if e.size == 0:
-        raise ValueError("summarize needs at least one equity value")
-    if not bar_minutes > 0:
-        raise ValueError(f"bar_minutes must be > 0, got {bar_minutes!r}")
-    out = np.empty(len(OUTPUT_KEYS))
-    _summarize_nb(out, e, *_trade_columns(trades), MINUTES_PER_YEAR / bar_minutes,
-                  _span_minutes(equity, bar_minutes))
-    result: dict[str, Any] = {}
-    for key, value in zip(OUTPUT_KEYS, out.tolist(), strict=True):
-        result[key] = int(value) if key in INT_KEYS else value
-    result["cagr_short_window"] = bool(result["cagr_short_window"])
-    return result
-
-
-def _trade_columns(trades: pd.DataFrame | None) -> tuple[np.ndarray, ...]:
-    """(pnl, fees, traded notional, bars held) of each trade, in order."""
-    if trades is None or len(trades) == 0:
-        empty = np.empty(0)
-        return empty, empty, empty, np.empty(0, dtype=np.int64)
-    qty = trades["qty"].to_numpy(np.float64)
-    notional = qty * trades["entry_price"].to_numpy(np.float64) + qty * trades[
-        "exit_price"].to_numpy(np.float64)
-    held = trades["exit_bar"].to_numpy(np.int64) - trades["entry_bar"].to_numpy(np.int64)
-    return (np.ascontiguousarray(trades["pnl"].to_numpy(np.float64)),
-            np.ascontiguousarray(trades["fees"].to_numpy(np.float64)),
-            np.ascontiguousarray(notional), np.ascontiguousarray(held))
-
-
 @njit(cache=True)
-def _summarize_nb(out: np.ndarray, equity: np.ndarray, pnl: np.ndarray, fees: np.ndarray,
-                  notional: np.ndarray, held: np.ndarray, bars_per_year: float,
-                  elapsed_minutes: float) -> None:
-    """Feed every bar and every trade to the accumulators, then :func:`metrics_into`."""
+def summarize_nb(out: np.ndarray, equity: np.ndarray, pnl: np.ndarray, fees: np.ndarray,
+                 notional: np.ndarray, held: np.ndarray, bars_per_year: float,
+                 elapsed_minutes: float) -> None:
+    """Feed every bar of ``equity`` and every trade (``pnl``, ``fees``, traded ``notional``, bars
+    ``held``) to the accumulators, then :func:`metrics_into` the :data:`OUTPUT_KEYS` row ``out``."""
     eq = equity_acc_new()
     for t in range(equity.size):
         eq = equity_acc_add(eq, equity[t])
