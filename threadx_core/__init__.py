@@ -1,4 +1,5 @@
 """ThreadX core: the numerics of ThreadX Pipeline, usable from a notebook (never imports dagster).
 
-Public API (DESIGN.md §13): ``from threadx_core import data, indicators, engine, metrics, sweep``.
+Public API (docs/ARCHITECTURE.md, The Python API): ``from threadx_core import data, indicators, engine,
+metrics, sweep``.
 """

@@ -1,4 +1,4 @@
-"""The notebook API of DESIGN.md §13, used exactly as documented."""
+"""The notebook API (docs/ARCHITECTURE.md, The Python API), used exactly as documented."""
 
 import numpy as np
 

@@ -1,4 +1,4 @@
-"""One symbol-month of 1-minute candles, fetched or topped up (DESIGN.md §3).
+"""One symbol-month of 1-minute candles, fetched or topped up (docs/ARCHITECTURE.md, Asset graph).
 
 Rules:
 - a finished month whose stored data was fetched through its end is *complete* and is never

@@ -1,4 +1,5 @@
-"""The reference backtest engine (DESIGN §6): :class:`Params`, :func:`backtest` → :class:`Result`.
+"""The reference backtest engine (docs/ARCHITECTURE.md, Strategy): :class:`Params`, :func:`backtest` →
+:class:`Result`.
 
 The compiled state machine lives in :mod:`threadx_core.engine.nb`; sweep kernels reuse
 its step functions.

@@ -1,4 +1,5 @@
-"""The strategy of DESIGN §6 as a compiled state machine — the oracle every sweep kernel copies.
+"""The strategy (docs/ARCHITECTURE.md, Strategy) as a compiled state machine — the oracle every
+sweep kernel copies.
 
 Layout
 ------
@@ -22,7 +23,7 @@ fee``; closing computes the trade's net pnl = side·qty·(exit − entry) − fe
 flat_cash = flat_cash + pnl``. So the final equity (always flat) *is* initial + Σ pnl, bitwise
 equal to the sequential sum. Equity at a close is ``cash + position·close``.
 
-Conventions settled here where DESIGN §6 is silent:
+Conventions settled here where the strategy rules (docs/ARCHITECTURE.md, Strategy) are silent:
 
 * "flat at this close" means flat once the bar's open fills and stops are done: a position that
   is exited at this close (``fill="close"``) does not allow an entry at the same close;
@@ -290,7 +291,8 @@ def decide_at_close(st: State, t: int, c: float, c_prev: float, mid: float, up: 
 def step_bar(st: State, t: int, o: float, h: float, lo_px: float, c: float, c_prev: float,
              mid: float, up: float, lo: float, up_prev: float, lo_prev: float, atr: float,
              p: LoopParams) -> tuple[State, Closed]:
-    """One bar, DESIGN §6 steps 1–4. At most one trade closes per step (an open fill that exits
+    """One bar, steps 1–4 of the strategy rules (docs/ARCHITECTURE.md, Strategy). At most one trade
+    closes per step (an open fill that exits
     leaves nothing to stop; a stop leaves nothing to exit at the close)."""
     st, closed = fill_pending(st, t, o, p)
     if closed.reason == NO_EXIT:

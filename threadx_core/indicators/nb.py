@@ -1,4 +1,4 @@
-"""Numba kernels behind :mod:`threadx_core.indicators` (DESIGN §5).
+"""Numba kernels behind :mod:`threadx_core.indicators` (docs/ARCHITECTURE.md, Strategy).
 
 Pure array-in/array-out functions, compiled with ``cache=True``; no pandas, no validation (the
 friendly layer in :mod:`threadx_core.indicators` checks arguments). Every kernel is causal: the

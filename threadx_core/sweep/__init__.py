@@ -1,4 +1,5 @@
-"""Parameter sweeps (DESIGN.md §8): grids of strategy parameters, run on CPU or GPU.
+"""Parameter sweeps (docs/ARCHITECTURE.md, Sweeps, selection and research): grids of strategy parameters,
+run on CPU or GPU.
 
 ``run(ohlcv, grid, device)`` → one row per combination (params + metrics);
 ``run_with_daily`` → also the daily returns per combination and the devices that ran.

@@ -1,4 +1,5 @@
-"""The public sweep (DESIGN §8, §13): every combination of a grid on one timeframe of candles.
+"""The public sweep (docs/ARCHITECTURE.md, Sweeps and The Python API): every
+combination of a grid on one timeframe of candles.
 
 ``run(ohlcv, grid, device)`` returns one row per combination, in grid order: every
 :class:`~threadx_core.engine.Params` field, then every metric of :data:`metrics.OUTPUT_KEYS`
@@ -103,8 +104,8 @@ def run_with_daily(ohlcv: pd.DataFrame, grid: Grid | None = None, device: str = 
 def run(ohlcv: pd.DataFrame, grid: Grid | None = None, device: str = "auto", *,
         bar_minutes: float | None = None, warmup_bars: int = 0,
         progress: devices.Progress | None = None) -> pd.DataFrame:
-    """The results frame of :func:`run_with_daily` (DESIGN §13); ``attrs`` holds ``devices``
-    (labels that ran) and ``warning`` (None, or the CUDA fallback message)."""
+    """The results frame of :func:`run_with_daily` (docs/ARCHITECTURE.md, The Python API); ``attrs``
+    holds ``devices`` (labels that ran) and ``warning`` (None, or the CUDA fallback message)."""
     output = run_with_daily(ohlcv, grid, device, bar_minutes=bar_minutes, warmup_bars=warmup_bars,
                             progress=progress)
     output.results.attrs.update(devices=output.devices, warning=output.warning)

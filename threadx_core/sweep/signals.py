@@ -1,4 +1,5 @@
-"""Entry-signal bars of a sweep, shared by every combination with the same bands (DESIGN §6.3).
+"""Entry-signal bars of a sweep, shared by every combination with the same bands (docs/ARCHITECTURE.md,
+Strategy).
 
 Flat, the strategy enters at bar t ≥ 1 of the window when the close crosses a band:
 ``close[t] < lo[t] and close[t−1] ≥ lo[t−1]`` (long) or, with shorts allowed,

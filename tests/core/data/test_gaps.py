@@ -1,4 +1,4 @@
-"""Gap reports and the fill policies (DESIGN.md §4: nothing ever invents volume)."""
+"""Gap reports and the fill policies (docs/ARCHITECTURE.md, Data contracts: nothing ever invents volume)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Resampling (DESIGN.md §4): bin rules, epoch alignment, tf₂-from-tf₁ equality, errors."""
+"""Resampling (docs/ARCHITECTURE.md, Data contracts): bin rules, epoch alignment, tf₂-from-tf₁ equality,
+errors."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""One hand-computed scenario per DESIGN §6 rule, on tiny bars with indicators we control.
+"""One hand-computed scenario per strategy rule (docs/ARCHITECTURE.md, Strategy), on tiny bars
+with indicators we control.
 
 Unless a test says otherwise: middle 100, upper 102, lower 98, ATR 1, atr_mult 1.5 (stop distance
 1.5), no fee, no slippage, no trailing, no take-profit, risk 1 % of 10 000 → qty 100/1.5.

@@ -1,4 +1,5 @@
-"""Indicators (DESIGN §5) against exact references: Fractions, math.fsum and explicit loops."""
+"""Indicators (docs/ARCHITECTURE.md, Strategy) against exact references: Fractions, math.fsum and
+explicit loops."""
 
 from __future__ import annotations
 
@@ -130,7 +131,7 @@ def reference_tr(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> list[f
 
 def reference_atr(high: np.ndarray, low: np.ndarray, close: np.ndarray, n: int,
                   method: str) -> np.ndarray:
-    """DESIGN §5, written as plainly as possible."""
+    """The indicator definitions (docs/ARCHITECTURE.md, Strategy), written as plainly as possible."""
     tr = reference_tr(high, low, close)
     out = np.full(len(tr), np.nan)
     if method == "sma":

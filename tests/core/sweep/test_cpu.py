@@ -1,4 +1,5 @@
-"""The CPU sweep against the reference engine (DESIGN §6–8): same trades, same metrics."""
+"""The CPU sweep against the reference engine (docs/ARCHITECTURE.md, Strategy and Sweeps, selection and
+research): same trades, same metrics."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Device selection, split/merge and CUDA fallback (DESIGN §9), with CPU stand-ins for GPUs."""
+"""Device selection, split/merge and CUDA fallback (docs/ARCHITECTURE.md, Sweeps, selection and
+research), with CPU stand-ins for GPUs."""
 
 from __future__ import annotations
 
