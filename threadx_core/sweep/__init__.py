@@ -1,4 +1,4 @@
-"""Parameter sweeps (docs/ARCHITECTURE.md, Sweeps, selection and research): grids of strategy parameters,
+"""Parameter sweeps (docs/ARCHITECTURE.md, Sweeps and devices): grids of strategy parameters,
 run on CPU or GPU.
 
 ``run(ohlcv, grid, device)`` → one row per combination (params + metrics);
