@@ -14,7 +14,8 @@ from tests.core.research.kit import monthly
 from threadx_core.data import resample, synthetic
 from threadx_core.indicators.cache import month_indicators
 from threadx_core.research import chain
-from threadx_core.research.featured import row_params, selection_run
+from threadx_core.research.best_by_run import selection_run
+from threadx_core.research.featured import row_params
 from threadx_core.research.walk_forward import decide, selection_curves, walk_forward
 from threadx_core.sweep import Grid, run_with_daily, stored
 
