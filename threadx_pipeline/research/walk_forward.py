@@ -1,14 +1,12 @@
 """``walk_forward`` [symbol]: walk-forward selection over every stored month, with the deflated
 Sharpe ratio, the probability of backtest overfitting, bootstrap intervals, charts and exports."""
 
-import json
-
 import dagster as dg
 import pandas as pd
 
-from threadx_core.present.tables import json_ready, markdown_table
+from threadx_core.present.tables import markdown_table
 from threadx_core.research.provenance import modules_version
-from threadx_core.research.walk_forward import DecisionReport, decide
+from threadx_core.research.walk_forward import decide
 from threadx_core.settings import Settings
 from threadx_pipeline.metadata import image
 from threadx_pipeline.partitions import SYMBOLS, every_month_of
@@ -34,7 +32,8 @@ def build_walk_forward(settings: Settings) -> dg.AssetsDefinition:
                      **sweeps: dict[str, pd.DataFrame]) -> dg.Output:
         """Per sweep timeframe: the best combination on ``in_sample_months`` months, judged on the
         next month, chained out of sample; how much of it to trust; charts and exports kept
-        under ``<warehouse>/reports/<symbol>/``."""
+        under ``<warehouse>/reports/<symbol>/`` (for each timeframe, its ``<tf>_*`` files are this
+        run's only ones: a chart this run does not make is not left from an older one)."""
         symbol = context.partition_key
         steps, metadata = [], {}
         for tf in tfs:
@@ -52,9 +51,8 @@ def build_walk_forward(settings: Settings) -> dg.AssetsDefinition:
             for note in report.notes:
                 context.log.warning(f"{symbol} {tf}: {note}")
             steps.append(report.walk.steps.assign(timeframe=tf))
-            summary = {**report.walk.summary, "deflated_sharpe": report.deflated_sharpe, "pbo": report.pbo}
-            selection = report.walk.steps.iloc[-1].to_dict()
-            warehouse.export(_files(tf, report, summary, selection), symbol, replacing=f"{tf}_")
+            summary = report.summary
+            warehouse.export(report.files(tf), symbol, replacing=f"{tf}_")
             metadata.update({
                 f"{tf}_summary": dg.MetadataValue.json({k: round(float(v), 6) for k, v in summary.items()}),
                 f"{tf}_bootstrap": dg.MetadataValue.md(markdown_table(
@@ -71,15 +69,3 @@ def build_walk_forward(settings: Settings) -> dg.AssetsDefinition:
                                           **metadata})
 
     return walk_forward
-
-
-def _files(tf: str, report: DecisionReport, summary: dict, selection: dict) -> dict[str, bytes]:
-    """The ``<tf>_*`` exports by name: charts (PNG), the steps (CSV) and the latest selection with
-    its statistics (JSON); written as the only ``<tf>_*`` files of the symbol's report folder, so a
-    chart this run does not make is not left from an older one."""
-    document = {"timeframe": tf, "selection": selection, "statistics": summary,
-                "bootstrap": report.intervals.to_dict(orient="index"), "notes": report.notes}
-    return {
-        **{f"{tf}_{name}.png": png for name, png in report.charts.items()},
-        f"{tf}_walk_forward.csv": report.walk.steps.to_csv(index=False).encode(),
-        f"{tf}_selection.json": json.dumps(json_ready(document), indent=2, allow_nan=False).encode()}
