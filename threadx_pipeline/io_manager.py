@@ -6,7 +6,6 @@ partition. An input whose ``AssetIn`` metadata sets ``threadx/by_month`` (the wa
 previous and current month) loads as ``{month: frame}`` holding only the partitions that exist.
 """
 
-
 from collections.abc import Callable
 
 import dagster as dg

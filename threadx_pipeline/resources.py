@@ -6,7 +6,6 @@ location loaded (parsed and validated once, see ``threadx_pipeline.config``), an
 resource is built on it (the warehouse's in ``threadx_pipeline.warehouse``).
 """
 
-
 import time
 from collections.abc import Callable
 

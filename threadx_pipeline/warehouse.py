@@ -1,6 +1,5 @@
 """The warehouse resource: the one owner of every path under ``[warehouse] root``."""
 
-
 from collections.abc import Mapping
 from pathlib import Path
 
