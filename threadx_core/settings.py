@@ -9,6 +9,7 @@ resolved against the folder of the TOML file, never the process's working direct
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import tomllib
 import typing
@@ -134,8 +135,8 @@ class Timeframes:
 
 @dataclass(frozen=True)
 class Strategy:
-    """Defaults of every strategy run (the strategy's parameter names, e.g. ``fee_bps``); grids and featured
-    sets override some of them."""
+    """Defaults of every strategy run (names of docs/ARCHITECTURE.md, Strategy, e.g. ``fee_bps``);
+    grids and featured sets override some of them."""
 
     overrides: dict[str, Any] = field(default_factory=dict)
 
@@ -149,7 +150,7 @@ class Strategy:
 @dataclass(frozen=True)
 class Grid:
     """The sweep grid: ``parameter = [values]`` or ``{start, stop, step}`` (inclusive stop);
-    empty means the 1 760-combination reference grid (docs/ARCHITECTURE.md, Sweeps)."""
+    empty means the 1 760-combination reference grid (docs/ARCHITECTURE.md, Sweeps and devices)."""
 
     axes: dict[str, Any] = field(default_factory=dict)
 
@@ -237,7 +238,14 @@ class Settings:
         return self.strategy.params()
 
     def sweep_grid(self) -> SweepGrid:
-        """The validated sweep grid over the ``[strategy]`` defaults."""
+        """The validated sweep grid over the ``[strategy]`` defaults, built once per ``Settings``
+        (:func:`load` builds it to validate ``[grid]``) and shared: callers must not change it."""
+        return self._sweep_grid
+
+    @functools.cached_property
+    def _sweep_grid(self) -> SweepGrid:
+        # ~1 760 validated Params: building it takes tens of milliseconds, and the code location,
+        # every indicator cache and every sweep ask for it
         return SweepGrid(self.grid.axes or None, base=self.params())
 
     def featured(self) -> list[Params]:

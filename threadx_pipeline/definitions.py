@@ -6,23 +6,28 @@ from pathlib import Path
 
 import dagster as dg
 
-from threadx_core import settings as core_settings
-from threadx_pipeline import partitions, research
-from threadx_pipeline.config import settings_path
+from threadx_pipeline import partitions
+from threadx_pipeline.config import load_settings, settings_path
 from threadx_pipeline.io_manager import WarehouseIOManager
 from threadx_pipeline.market_data import assets as market_data
 from threadx_pipeline.market_data.schedules import build_daily_top_up, build_register_symbols
+from threadx_pipeline.research import assets as research
 from threadx_pipeline.research.full_period import build_full_period
 from threadx_pipeline.research.walk_forward import build_walk_forward
 from threadx_pipeline.resources import DeviceManagerResource, MarketDataResource, SettingsResource
+from threadx_pipeline.warehouse import WarehouseResource
 
 MONTH_JOB = "symbol_month_job"
 SYMBOL_JOB = "symbol_report_job"
 
 
 def build_definitions(path: str | Path, *, frozen_now: str | None = None) -> dg.Definitions:
-    """Every asset, check, job, schedule, sensor and resource for the settings file at ``path``."""
-    cfg = core_settings.load(path)
+    """Every asset, check, job, schedule, sensor and resource for the settings file at ``path``.
+
+    The file is loaded and validated here, once: the assets are shaped and parameterised by that
+    object, and the resources, which carry only its path as config, return that same object.
+    """
+    cfg = load_settings(path)
     symbol_month = partitions.symbol_month(cfg)
     assets = [*market_data.build(cfg, symbol_month), *research.build(cfg, symbol_month)]
     per_symbol = [build_walk_forward(cfg), build_full_period(cfg)]
@@ -32,17 +37,19 @@ def build_definitions(path: str | Path, *, frozen_now: str | None = None) -> dg.
     job = dg.define_asset_job(MONTH_JOB, selection=dg.AssetSelection.assets(*assets),
                               description="raw_1m, every derived timeframe, indicator caches, "
                                           "sweeps, best-by-run and featured backtests of one symbol-month")
-    settings_resource = SettingsResource(path=str(cfg.path))
+    settings = SettingsResource(path=str(cfg.path))
+    warehouse = WarehouseResource(settings=settings)
     return dg.Definitions(
         assets=[*assets, *per_symbol],
         jobs=[job, symbol_job],
         schedules=[build_daily_top_up(job, cfg)],
         sensors=[build_register_symbols(cfg)],
         resources={
-            "threadx": settings_resource,
-            "market": MarketDataResource(config=settings_resource, frozen_now=frozen_now),
-            "devices": DeviceManagerResource(config=settings_resource),
-            "io_manager": WarehouseIOManager(root=str(cfg.warehouse.root)),
+            "threadx": settings,
+            "warehouse": warehouse,
+            "market": MarketDataResource(settings=settings, frozen_now=frozen_now),
+            "devices": DeviceManagerResource(settings=settings),
+            "io_manager": WarehouseIOManager(warehouse=warehouse),
         },
     )
 

@@ -6,16 +6,14 @@ partition. An input whose ``AssetIn`` metadata sets ``threadx/by_month`` (the wa
 previous and current month) loads as ``{month: frame}`` holding only the partitions that exist.
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable
-from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
 from threadx_core import schema, storage
 from threadx_pipeline.partitions import split
+from threadx_pipeline.warehouse import WarehouseResource
 
 VALIDATORS: dict[str, Callable[[pd.DataFrame, str], pd.DataFrame]] = {
     "raw_1m": schema.validate_raw_1m,
@@ -24,18 +22,13 @@ VALIDATORS: dict[str, Callable[[pd.DataFrame, str], pd.DataFrame]] = {
 
 
 class WarehouseIOManager(dg.ConfigurableIOManager):
-    """Stores DataFrames at ``<root>/<asset>/symbol=<S>/month=<YYYY-MM>.parquet``."""
+    """Stores DataFrames at the ``warehouse``'s partition files
+    (``<root>/<asset>/symbol=<S>/month=<YYYY-MM>.parquet``)."""
 
-    root: str
-
-    def _path(self, asset_key: dg.AssetKey, partition_key: str | dg.MultiPartitionKey) -> Path:
-        if isinstance(partition_key, str) and "|" not in partition_key:  # a per-symbol asset
-            return storage.symbol_path(self.root, asset_key.path[-1], partition_key)
-        symbol, month = split(partition_key)
-        return storage.partition_path(self.root, asset_key.path[-1], symbol, month)
+    warehouse: WarehouseResource
 
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
-        path = self._path(context.asset_key, context.asset_partition_key)
+        path = self.warehouse.path(context.asset_key.path[-1], context.asset_partition_key)
         kind = (context.definition_metadata or {}).get("threadx/schema")
         if kind in VALIDATORS:
             obj = VALIDATORS[kind](obj, str(path))
@@ -44,9 +37,9 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
                                      "bytes_written": dg.MetadataValue.int(written)})
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame | dict[str, pd.DataFrame]:
-        keys = context.asset_partition_keys
+        asset, keys = context.asset_key.path[-1], context.asset_partition_keys
         if not (context.definition_metadata or {}).get("threadx/by_month"):
             (only,) = keys
-            return storage.read_partition(self._path(context.asset_key, only))
-        paths = {split(k)[1]: self._path(context.asset_key, k) for k in keys}
+            return storage.read_partition(self.warehouse.path(asset, only))
+        paths = {split(k)[1]: self.warehouse.path(asset, k) for k in keys}
         return {month: storage.read_partition(p) for month, p in sorted(paths.items()) if p.exists()}

@@ -1,5 +1,10 @@
-"""Dagster resources: the settings file, the market-data source, and the device manager."""
+"""Dagster resources: the settings file, the market-data source and the device manager.
 
+Resource config must be serialisable, so the settings travel as the path of ``threadx.toml``;
+:class:`SettingsResource` turns it into the ``Settings`` that this process loaded when the code
+location loaded (parsed and validated once, see ``threadx_pipeline.config``), and every other
+resource is built on it (the warehouse's in ``threadx_pipeline.warehouse``).
+"""
 
 import time
 from collections.abc import Callable
@@ -11,15 +16,16 @@ from threadx_core import settings
 from threadx_core.data import sources
 from threadx_core.sweep import Grid
 from threadx_core.sweep.run import SweepOutput, run_with_daily
+from threadx_pipeline.config import loaded_settings
 
 
 class SettingsResource(dg.ConfigurableResource):
-    """The validated ``threadx.toml`` at ``path``."""
+    """The validated ``threadx.toml`` at ``path``, as the code location loaded it."""
 
     path: str
 
     def get(self) -> settings.Settings:
-        return settings.load(self.path)
+        return loaded_settings(self.path)
 
 
 class MarketDataResource(dg.ConfigurableResource):
@@ -29,11 +35,11 @@ class MarketDataResource(dg.ConfigurableResource):
     the same "current month" and "still-open candle" whatever the wall clock says.
     """
 
-    config: SettingsResource
+    settings: SettingsResource
     frozen_now: str | None = None
 
     def source(self) -> sources.Source:
-        return sources.from_settings(self.config.get())
+        return sources.from_settings(self.settings.get())
 
     def now(self) -> pd.Timestamp:
         if self.frozen_now:
@@ -42,17 +48,18 @@ class MarketDataResource(dg.ConfigurableResource):
 
 
 class DeviceManagerResource(dg.ConfigurableResource):
-    """Runs sweeps where ``[device]`` says (DESIGN.md §9): ``auto`` (GPU if one works, else CPU),
-    ``cpu``, ``gpu``, ``multi-gpu`` (``gpus`` by index, split by ``ratios`` or by measured
-    throughput). A CUDA failure falls back to the CPU with a warning in the run log."""
+    """Runs sweeps where ``[device]`` says (docs/ARCHITECTURE.md, Sweeps, selection and research):
+    ``auto`` (GPU if one works, else CPU), ``cpu``, ``gpu``, ``multi-gpu`` (``gpus`` by index, split
+    by ``ratios`` or by measured throughput). A CUDA failure falls back to the CPU with a warning in
+    the run log."""
 
-    config: SettingsResource
+    settings: SettingsResource
 
     def sweep(self, ohlcv: pd.DataFrame, grid: Grid, indicators: pd.DataFrame,
               log: Callable[[str], None], warn: Callable[[str], None], label: str) -> SweepOutput:
         """Sweep ``grid`` over ``ohlcv`` with the cached ``indicators``, logging progress
         (combinations done, rate, ETA) about every tenth of the grid."""
-        device = self.config.get().device
+        device = self.settings.get().device
         ratios = list(device.ratios) or ("auto" if device.mode == "multi-gpu" else None)
         output = run_with_daily(ohlcv, grid, device.mode, gpu_indices=list(device.gpus) or None,
                                 ratios=ratios, indicators=indicators, progress=_progress(log, label))

@@ -1,4 +1,5 @@
-"""Choosing among sweep results (DESIGN.md §8): ranking, Pareto front, run ids.
+"""Choosing among sweep results (docs/ARCHITECTURE.md, Sweeps, selection and research): ranking,
+the Pareto front and the best rows of a set.
 
 Ranking keeps rows with at least ``min_trades`` trades and a finite objective, orders them by
 the objective in its direction (every metric is "higher is better" except those in ``LOWER_IS_BETTER``;
@@ -8,10 +9,6 @@ the ranking is total and reproducible.
 """
 
 from __future__ import annotations
-
-import hashlib
-import json
-from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -52,31 +49,9 @@ def pareto_front(results: pd.DataFrame, x: str = "max_drawdown", y: str = "total
     return points.loc[keep].sort_values(x).reset_index(drop=True)
 
 
-def run_id(grid_digest: str, data_versions: Iterable[str], code_version: str) -> str:
-    """Stable id of a question: the same grid on the same data with the same code → same id."""
-    payload = json.dumps({"grid": grid_digest, "data": sorted(data_versions), "code": code_version})
-    return hashlib.sha256(payload.encode()).hexdigest()[:12]
-
-
-def code_version() -> str:
-    """Digest of the sources that decide a sweep's numbers (engine, indicators, metrics, kernels)."""
-    from threadx_core.engine import nb as engine_nb
-    from threadx_core.indicators import nb as indicators_nb
-    from threadx_core.metrics import nb as metrics_nb
-    from threadx_core.sweep import cpu
-
-    return engine_nb.source_digest(engine_nb, indicators_nb, metrics_nb, cpu)[:16]
-
-
 def best(results: pd.DataFrame, objective: str, *, min_trades: int,
          top_k: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The ``top_k`` best rows by :func:`rank` and the Pareto front of all rows that pass the
     ``min_trades`` filter (total return vs max drawdown)."""
     eligible = results[results["n_trades"] >= min_trades]
     return rank(results, objective, min_trades=min_trades).head(top_k), pareto_front(eligible)
-
-
-def frame_version(frame: pd.DataFrame) -> str:
-    """A content hash of a frame (values and column names), as a data version."""
-    hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
-    return hashlib.sha256(hashed.tobytes() + ",".join(frame.columns).encode()).hexdigest()[:16]

@@ -35,6 +35,7 @@ saying why, never a crash.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -45,6 +46,7 @@ import pandas as pd
 from threadx_core import metrics
 from threadx_core.engine.params import PARAM_NAMES
 from threadx_core.present.plots import equity_drawdown_png, stability_png
+from threadx_core.present.tables import json_ready
 from threadx_core.research import chain, overfitting, selection
 from threadx_core.research.featured import row_params, run_label
 from threadx_core.sweep import stored
@@ -157,6 +159,23 @@ class DecisionReport:
     intervals: pd.DataFrame
     charts: dict[str, bytes]
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def summary(self) -> dict[str, float]:
+        """The degradation figures of the walk-forward with the deflated Sharpe ratio and the PBO."""
+        return {**self.walk.summary, "deflated_sharpe": self.deflated_sharpe, "pbo": self.pbo}
+
+    def files(self, tf: str) -> dict[str, bytes]:
+        """The exports of timeframe ``tf`` by name, every one starting with ``<tf>_``: the charts
+        (PNG), the steps (CSV) and the latest selection with the summary, the bootstrap intervals
+        and the notes (strict JSON: non-finite numbers are ``null``)."""
+        document = {"timeframe": tf, "selection": self.walk.steps.iloc[-1].to_dict(),
+                    "statistics": self.summary, "bootstrap": self.intervals.to_dict(orient="index"),
+                    "notes": self.notes}
+        return {
+            **{f"{tf}_{name}.png": png for name, png in self.charts.items()},
+            f"{tf}_walk_forward.csv": self.walk.steps.to_csv(index=False).encode(),
+            f"{tf}_selection.json": json.dumps(json_ready(document), indent=2, allow_nan=False).encode()}
 
 
 def decide(partitions: Mapping[str, pd.DataFrame], *, in_sample_months: int, objective: str,

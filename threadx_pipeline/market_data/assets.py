@@ -11,15 +11,20 @@ from collections.abc import Iterator
 import dagster as dg
 import pandas as pd
 
-from threadx_core import storage
 from threadx_core.data import quality
 from threadx_core.data.ingest import ingest_month
 from threadx_core.data.resample import resample
+from threadx_core.research.provenance import modules_version
 from threadx_core.settings import Settings
+from threadx_pipeline.market_data import GROUP, OWNERS
 from threadx_pipeline.partitions import split
-from threadx_pipeline.resources import MarketDataResource, SettingsResource
+from threadx_pipeline.resources import MarketDataResource
+from threadx_pipeline.warehouse import WarehouseResource
 
-GROUP = "market_data"
+#: The core sources that decide raw_1m's rows: the month's ingest (top-up, merge, gap policy) and
+#: the offline generator; a Binance client only passes on the exchange's candles.
+INGEST_MODULES = ("threadx_core.data.ingest", "threadx_core.data.gaps", "threadx_core.data.sources",
+                  "threadx_core.data.synthetic")
 
 
 class IngestConfig(dg.Config):
@@ -42,11 +47,13 @@ def _check(name: str, asset: str, outcome: quality.CheckOutcome,
                                description=outcome.description, metadata=outcome.metadata)
 
 
-def build_raw_1m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+def build_raw_1m(settings: Settings, partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     """The ``raw_1m`` asset over ``partitions_def``."""
+    policy = settings.gaps
 
     @dg.asset(
-        name="raw_1m", partitions_def=partitions_def, group_name=GROUP, kinds={"parquet"},
+        name="raw_1m", partitions_def=partitions_def, group_name=GROUP, owners=OWNERS,
+        kinds={"pandas", "parquet"}, code_version=modules_version(*INGEST_MODULES),
         metadata={"threadx/schema": "raw_1m"},
         check_specs=[
             dg.AssetCheckSpec("schema_valid", asset="raw_1m",
@@ -57,23 +64,20 @@ def build_raw_1m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition
                               description="present / expected minutes at or above [gaps] completeness_warn"),
         ],
     )
-    def raw_1m(context: dg.AssetExecutionContext, config: IngestConfig, threadx: SettingsResource,
+    def raw_1m(context: dg.AssetExecutionContext, config: IngestConfig, warehouse: WarehouseResource,
                market: MarketDataResource) -> Iterator:
         """Closed 1-minute candles of one symbol-month from the configured source; the current
         month is topped up (only what follows the last stored candle is fetched)."""
         symbol, month = split(context.partition_key)
-        cfg = threadx.get()
-        path = storage.partition_path(cfg.warehouse.root, "raw_1m", symbol, month)
-        existing = storage.read_partition(path) if path.exists() else None
+        existing = warehouse.read("raw_1m", symbol, month)
         started = time.perf_counter()
         result = ingest_month(market.source(), symbol, month, existing=existing, now=market.now(),
-                              force=config.force, fill=cfg.gaps.fill,
-                              max_fill_minutes=cfg.gaps.max_fill_minutes)
+                              force=config.force, fill=policy.fill, max_fill_minutes=policy.max_fill_minutes)
         elapsed = time.perf_counter() - started
         frame, gaps = result.frame, result.gaps
         context.log.info(f"{symbol} {month}: {result.action}, {result.fetched_rows} candles fetched, "
                          f"{len(frame)} stored, {gaps.missing} minutes missing, {elapsed:.2f} s")
-        completeness = quality.completeness(gaps, cfg.gaps.completeness_warn)
+        completeness = quality.completeness(gaps, policy.completeness_warn)
         yield dg.Output(frame, metadata={
             "rows": len(frame), **_time_range(frame),
             "source": frame.attrs.get("source", "-"), "action": result.action,
@@ -92,11 +96,12 @@ def build_raw_1m(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition
 
 
 def build_ohlcv(tf: str, partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
-    """The ``ohlcv_<tf>`` asset: ``raw_1m`` resampled to ``tf`` (DESIGN.md §4 rules)."""
+    """The ``ohlcv_<tf>`` asset: ``raw_1m`` resampled to ``tf`` (docs/ARCHITECTURE.md, Data contracts)."""
     name = f"ohlcv_{tf}"
 
     @dg.asset(
-        name=name, partitions_def=partitions_def, group_name=GROUP, kinds={"parquet"},
+        name=name, partitions_def=partitions_def, group_name=GROUP, owners=OWNERS,
+        kinds={"pandas", "parquet"}, code_version=modules_version("threadx_core.data.resample"),
         ins={"raw_1m": dg.AssetIn("raw_1m")}, metadata={"threadx/schema": "ohlcv", "timeframe": tf},
         check_specs=[
             dg.AssetCheckSpec("schema_valid", asset=name,
@@ -106,6 +111,9 @@ def build_ohlcv(tf: str, partitions_def: dg.PartitionsDefinition) -> dg.AssetsDe
         ],
     )
     def ohlcv(context: dg.AssetExecutionContext, raw_1m: pd.DataFrame) -> Iterator:
+        """``raw_1m`` of one symbol-month resampled to the asset's timeframe (bins aligned on UTC,
+        each flagged ``complete`` or not), checked against the schema and against the same bars
+        rebuilt from a finer timeframe."""
         symbol, month = split(context.partition_key)
         started = time.perf_counter()
         frame = resample(raw_1m, tf)
@@ -125,5 +133,5 @@ def build_ohlcv(tf: str, partitions_def: dg.PartitionsDefinition) -> dg.AssetsDe
 
 def build(settings: Settings, partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
     """``raw_1m`` and one ``ohlcv_<tf>`` per ``[timeframes] derive`` entry."""
-    return [build_raw_1m(partitions_def),
+    return [build_raw_1m(settings, partitions_def),
             *(build_ohlcv(tf, partitions_def) for tf in settings.timeframes.derive)]

@@ -7,35 +7,44 @@ from collections.abc import Iterator
 import dagster as dg
 import pandas as pd
 
-from threadx_core.research.featured import featured, markdown_table
+from threadx_core.present.tables import markdown_table
+from threadx_core.research.featured import featured
+from threadx_core.research.provenance import modules_version
 from threadx_core.settings import Settings
 from threadx_pipeline.metadata import image
 from threadx_pipeline.partitions import split
-from threadx_pipeline.resources import SettingsResource
+from threadx_pipeline.research import GROUP, OWNERS
 
-GROUP = "research"
+#: The core sources that decide a featured run: the reference engine, its metrics, the runs.
+FEATURED_MODULES = ("threadx_core.engine.backtest", "threadx_core.engine.frames", "threadx_core.engine.nb",
+                    "threadx_core.metrics.nb", "threadx_core.metrics.summary",
+                    "threadx_core.research.featured")
 
 
 def build_report(settings: Settings, partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     """``backtest_report`` (equity curves, metrics and a chart) and ``backtest_trades``."""
     tfs = settings.timeframes.sweep
+    runs = settings.featured()
     ins = {**{f"ohlcv_{tf}": dg.AssetIn(f"ohlcv_{tf}") for tf in tfs},
            **{f"indicators_{tf}": dg.AssetIn(f"indicators_{tf}") for tf in tfs}}
+    out = {"group_name": GROUP, "owners": OWNERS, "kinds": {"numba", "parquet"},
+           "code_version": modules_version(*FEATURED_MODULES)}
 
     @dg.multi_asset(
-        name="backtest_report", partitions_def=partitions_def, group_name=GROUP, ins=ins,
-        outs={"backtest_report": dg.AssetOut(kinds={"parquet"}, description=(
+        name="backtest_report", partitions_def=partitions_def, ins=ins,
+        outs={"backtest_report": dg.AssetOut(**out, description=(
                   "Equity, position and drawdown per bar of each featured run (run, timeframe)")),
-              "backtest_trades": dg.AssetOut(kinds={"parquet"}, description=(
+              "backtest_trades": dg.AssetOut(**out, description=(
                   "Every trade of each featured run (run, timeframe)"))},
     )
-    def backtest_report(context: dg.AssetExecutionContext, threadx: SettingsResource,
-                        **frames: pd.DataFrame) -> Iterator[dg.Output]:
+    def backtest_report(context: dg.AssetExecutionContext, **frames: pd.DataFrame) -> Iterator[dg.Output]:
+        """Every ``[report] featured`` set backtested on one symbol-month of each sweep timeframe,
+        with the month's indicator caches."""
         symbol, month = split(context.partition_key)
         started = time.perf_counter()
         report = featured({tf: frames[f"ohlcv_{tf}"] for tf in tfs},
                           {tf: frames[f"indicators_{tf}"] for tf in tfs},
-                          threadx.get().featured(), f"{symbol} {month}: featured runs")
+                          runs, f"{symbol} {month}: featured runs")
         elapsed = time.perf_counter() - started
         for row in report.metrics.itertuples():
             context.log.info(f"{symbol} {month} {row.run}: {row.n_trades} trades, "

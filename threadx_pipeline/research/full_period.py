@@ -4,17 +4,20 @@ aggregated from the monthly sweeps' daily returns without re-running anything (i
 import dagster as dg
 import pandas as pd
 
-from threadx_core import storage
+from threadx_core.present.tables import ranking_table
 from threadx_core.research import full_period as periods
-from threadx_core.research.featured import markdown_table
+from threadx_core.research.provenance import modules_version
 from threadx_core.settings import Settings
 from threadx_pipeline.metadata import image
 from threadx_pipeline.partitions import SYMBOLS, every_month_of
-from threadx_pipeline.research.sweeps import PARAM_COLUMNS
-from threadx_pipeline.resources import SettingsResource
+from threadx_pipeline.research import GROUP, OWNERS
+from threadx_pipeline.warehouse import WarehouseResource
 
-GROUP = "research"
 ASSET = "full_period"
+#: The core sources that decide full-period metrics from the stored sweeps.
+FULL_PERIOD_MODULES = ("threadx_core.metrics.returns", "threadx_core.metrics.trades",
+                       "threadx_core.research.chain", "threadx_core.research.selection",
+                       "threadx_core.research.full_period")
 
 
 class FullPeriodConfig(dg.Config):
@@ -28,12 +31,14 @@ class FullPeriodConfig(dg.Config):
 def build_full_period(settings: Settings) -> dg.AssetsDefinition:
     """The ``full_period`` asset over the stored ``sweep_<tf>`` months of a symbol."""
     tfs = settings.timeframes.sweep
+    chosen = settings.selection
 
     @dg.asset(
-        name=ASSET, partitions_def=SYMBOLS, group_name=GROUP, kinds={"parquet"},
+        name=ASSET, partitions_def=SYMBOLS, group_name=GROUP, owners=OWNERS,
+        kinds={"pandas", "parquet"}, code_version=modules_version(*FULL_PERIOD_MODULES),
         ins=every_month_of([f"sweep_{tf}" for tf in tfs]),
     )
-    def full_period(context: dg.AssetExecutionContext, config: FullPeriodConfig, threadx: SettingsResource,
+    def full_period(context: dg.AssetExecutionContext, config: FullPeriodConfig, warehouse: WarehouseResource,
                     **sweeps: dict[str, pd.DataFrame]) -> dg.Output:
         """Every combination of every sweep timeframe over the months ``first``..``last`` of the run
         config (default: every stored month), as one compounding account per combination (daily-based
@@ -42,29 +47,26 @@ def build_full_period(settings: Settings) -> dg.AssetsDefinition:
         ``<warehouse>/reports/<symbol>/full_period_<first>_<last>*``. Fails naming the symbol, the
         timeframe and the month when a month of the range is not stored."""
         symbol = context.partition_key
-        cfg = threadx.get()
-        chosen = cfg.selection
         try:
-            result = periods.full_period({tf: sweeps[f"sweep_{tf}"] for tf in tfs},
-                                             config.first, config.last,
+            result = periods.full_period({tf: sweeps[f"sweep_{tf}"] for tf in tfs}, config.first, config.last,
                                          objective=chosen.objective, min_trades=chosen.min_trades,
                                          top_k=chosen.top_k, title=symbol)
         except ValueError as exc:
             raise dg.Failure(description=str(exc)) from None
-        csv = cfg.warehouse.root / "reports" / symbol / f"{ASSET}_{result.first}_{result.last}.csv"
-        storage.write_bytes(result.frame.drop(columns="daily_returns").to_csv(index=False).encode(), csv)
-        for name, png in result.charts.items():
-            storage.write_bytes(png, csv.with_name(f"{csv.stem}_{name}.png"))
-        shown = ("rank", *PARAM_COLUMNS, chosen.objective, "n_trades", "total_return", "sharpe",
-                 "max_drawdown", "final_equity")
+        stem = f"{ASSET}_{result.first}_{result.last}"
+        # beside the exports of other ranges, which stay: nothing is replaced but these files
+        exported = warehouse.export({
+            f"{stem}.csv": result.frame.drop(columns="daily_returns").to_csv(index=False).encode(),
+            **{f"{stem}_{name}.png": png for name, png in result.charts.items()}}, symbol)
+        csv = exported[f"{stem}.csv"]
         context.log.info(f"{symbol} {result.first}..{result.last}: {len(result.frame)} combinations over "
                          f"{len(result.months)} month(s) ({result.days} days), exported to {csv}")
         return dg.Output(result.frame, metadata={
             "first": result.first, "last": result.last, "months": len(result.months), "days": result.days,
             "combinations": len(result.frame), "objective": chosen.objective, "min_trades": chosen.min_trades,
             "csv": dg.MetadataValue.path(str(csv)),
-            "top_k": dg.MetadataValue.md(markdown_table(result.top, tuple(dict.fromkeys(shown)),
-                                                        label="rank")),
+            "top_k": dg.MetadataValue.md(ranking_table(result.top, chosen.objective, (
+                "n_trades", "total_return", "sharpe", "max_drawdown", "final_equity"))),
             **{name: image(name, png) for name, png in result.charts.items()},
         })
 

@@ -1,45 +1,47 @@
 """``walk_forward`` [symbol]: walk-forward selection over every stored month, with the deflated
 Sharpe ratio, the probability of backtest overfitting, bootstrap intervals, charts and exports."""
 
-import json
-
 import dagster as dg
 import pandas as pd
 
-from threadx_core import storage
-from threadx_core.research.featured import json_ready, markdown_table
+from threadx_core.present.tables import markdown_table
+from threadx_core.research.provenance import modules_version
 from threadx_core.research.walk_forward import decide
 from threadx_core.settings import Settings
 from threadx_pipeline.metadata import image
 from threadx_pipeline.partitions import SYMBOLS, every_month_of
-from threadx_pipeline.resources import SettingsResource
+from threadx_pipeline.research import GROUP, OWNERS
+from threadx_pipeline.warehouse import WarehouseResource
 
-GROUP = "research"
+#: The core sources that decide a walk-forward report from the stored sweeps.
+WALK_FORWARD_MODULES = ("threadx_core.metrics.returns", "threadx_core.metrics.trades",
+                        "threadx_core.research.chain", "threadx_core.research.selection",
+                        "threadx_core.research.overfitting", "threadx_core.research.walk_forward")
 
 
 def build_walk_forward(settings: Settings) -> dg.AssetsDefinition:
     """The ``walk_forward`` asset over every ``sweep_<tf>`` month of a symbol."""
     tfs = settings.timeframes.sweep
+    wf, chosen = settings.walkforward, settings.selection
 
     @dg.asset(
-        name="walk_forward", partitions_def=SYMBOLS, group_name=GROUP, kinds={"parquet"},
+        name="walk_forward", partitions_def=SYMBOLS, group_name=GROUP, owners=OWNERS,
+        kinds={"pandas", "parquet"}, code_version=modules_version(*WALK_FORWARD_MODULES),
         ins=every_month_of([f"sweep_{tf}" for tf in tfs]),
     )
-    def walk_forward(context: dg.AssetExecutionContext, threadx: SettingsResource,
+    def walk_forward(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                      **sweeps: dict[str, pd.DataFrame]) -> dg.Output:
         """Per sweep timeframe: the best combination on ``in_sample_months`` months, judged on the
         next month, chained out of sample; how much of it to trust; charts and exports kept
-        under ``<warehouse>/reports/<symbol>/``."""
+        under ``<warehouse>/reports/<symbol>/`` (for each timeframe, its ``<tf>_*`` files are this
+        run's only ones: a chart this run does not make is not left from an older one)."""
         symbol = context.partition_key
-        cfg = threadx.get()
-        wf, chosen = cfg.walkforward, cfg.selection
-        reports = cfg.warehouse.root / "reports" / symbol
         steps, metadata = [], {}
         for tf in tfs:
             months = sweeps[f"sweep_{tf}"]
             if len(months) <= wf.in_sample_months:
                 # an older report of this timeframe would read as this run's: remove it
-                storage.write_exports(reports, f"{tf}_", {})
+                warehouse.export({}, symbol, replacing=f"{tf}_")
                 context.log.warning(f"{symbol} {tf}: {len(months)} month(s) stored, the walk-forward needs "
                                     f"more than in_sample_months = {wf.in_sample_months}; no {tf} report "
                                     f"(any older {tf}_* exports removed)")
@@ -50,9 +52,8 @@ def build_walk_forward(settings: Settings) -> dg.AssetsDefinition:
             for note in report.notes:
                 context.log.warning(f"{symbol} {tf}: {note}")
             steps.append(report.walk.steps.assign(timeframe=tf))
-            summary = {**report.walk.summary, "deflated_sharpe": report.deflated_sharpe, "pbo": report.pbo}
-            selection = report.walk.steps.iloc[-1].to_dict()
-            _export(reports, tf, report, summary, selection)
+            summary = report.summary
+            warehouse.export(report.files(tf), symbol, replacing=f"{tf}_")
             metadata.update({
                 f"{tf}_summary": dg.MetadataValue.json({k: round(float(v), 6) for k, v in summary.items()}),
                 f"{tf}_bootstrap": dg.MetadataValue.md(markdown_table(
@@ -64,18 +65,8 @@ def build_walk_forward(settings: Settings) -> dg.AssetsDefinition:
                              f"{summary['out_of_sample_total_return']:.2%}, deflated Sharpe "
                              f"{report.deflated_sharpe:.3f}, PBO {report.pbo:.2f}")
         frame = pd.concat(steps, ignore_index=True) if steps else pd.DataFrame({"timeframe": []})
-        return dg.Output(frame, metadata={"steps": len(frame), "reports": dg.MetadataValue.path(str(reports)),
+        return dg.Output(frame, metadata={"steps": len(frame),
+                                          "reports": dg.MetadataValue.path(str(warehouse.reports(symbol))),
                                           **metadata})
 
     return walk_forward
-
-
-def _export(folder, tf: str, report, summary: dict, selection: dict) -> None:
-    """Charts (PNG), the steps (CSV) and the latest selection with its statistics (JSON), as the
-    only ``<tf>_*`` files of ``folder`` (a chart this run does not make is not left from an older one)."""
-    document = {"timeframe": tf, "selection": selection, "statistics": summary,
-                "bootstrap": report.intervals.to_dict(orient="index"), "notes": report.notes}
-    storage.write_exports(folder, f"{tf}_", {
-        **{f"{tf}_{name}.png": png for name, png in report.charts.items()},
-        f"{tf}_walk_forward.csv": report.walk.steps.to_csv(index=False).encode(),
-        f"{tf}_selection.json": json.dumps(json_ready(document), indent=2, allow_nan=False).encode()})

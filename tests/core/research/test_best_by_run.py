@@ -13,8 +13,9 @@ import pytest
 from tests.core.research.kit import monthly
 from threadx_core.data import resample, synthetic
 from threadx_core.indicators.cache import month_indicators
-from threadx_core.research import chain
-from threadx_core.research.featured import row_params, selection_run
+from threadx_core.research import chain, selection
+from threadx_core.research.best_by_run import best_by_run, selection_run
+from threadx_core.research.featured import row_params
 from threadx_core.research.walk_forward import decide, selection_curves, walk_forward
 from threadx_core.sweep import Grid, run_with_daily, stored
 
@@ -67,6 +68,25 @@ def test_a_row_the_engine_does_not_reproduce_is_an_error_naming_it(swept, column
     tampered[column] = change(tampered[column])
     with pytest.raises(ValueError, match=r"ETHUSDT 2024-02 1h: .*'bb_period': 20.*'atr_mult': 2\.5"):
         selection_run(tampered, bars, cache, objective="sharpe", title="ETHUSDT 2024-02")
+
+
+def test_best_by_run_ranks_the_month_reruns_rank_one_and_names_every_export(swept):
+    bars, cache, rows = swept
+    best = best_by_run({"1h": rows}, {"1h": bars}, {"1h": cache}, objective="sharpe", min_trades=1, top_k=3,
+                       title="ETHUSDT 2024-02")
+    top, _ = selection.best(rows.drop(columns="daily_returns"), "sharpe", min_trades=1, top_k=3)
+    pd.testing.assert_frame_equal(best.top.drop(columns="run_id"), top.drop(columns="run_id"))
+    assert best.top["run_id"].nunique() == 1 and best.run_id == best.top["run_id"].iloc[0] != "r1"
+    assert (best.candidates, best.eligible) == (len(rows), len(rows))
+    assert best.selection.selection["parameters"]["bb_period"] == top["bb_period"].iloc[0]
+    assert set(best.charts) == {"pareto_chart", "heatmap", "distribution", "selection_equity"}
+    assert set(best.files()) == {"best_by_run.csv", "best_by_run_trades.csv", "best_by_run_trades.parquet",
+                                 "best_by_run_selection.json", *(f"best_by_run_{c}.png" for c in best.charts)}
+
+    none = best_by_run({"1h": rows}, {"1h": bars}, {"1h": cache}, objective="sharpe", min_trades=10**6,
+                       top_k=3, title="ETHUSDT 2024-02")
+    assert none.selection is None and none.top.empty and none.eligible == 0
+    assert set(none.files()) == {"best_by_run.csv", "best_by_run_pareto_chart.png"}
 
 
 def test_selection_curves_compound_the_chosen_combinations_stored_daily_returns():

@@ -1,4 +1,4 @@
-"""Ranking sweep results: directions, filters, tie-breaks; Pareto front; run ids."""
+"""Ranking sweep results: directions, filters, tie-breaks; Pareto front."""
 
 import numpy as np
 import pandas as pd
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from threadx_core.research.selection import frame_version, pareto_front, rank, run_id
+from threadx_core.research.selection import pareto_front, rank
 
 
 def results(**columns):
@@ -58,16 +58,3 @@ def test_no_point_dominates_a_front_point(points):
         dominated = (table["max_drawdown"] >= f.max_drawdown) & (table["total_return"] >= f.total_return) & (
             (table["max_drawdown"] > f.max_drawdown) | (table["total_return"] > f.total_return))
         assert not dominated.any()
-
-
-def test_run_id_is_stable_and_sensitive_to_each_part():
-    base = run_id("grid", ["a", "b"], "code")
-    assert base == run_id("grid", ["b", "a"], "code")
-    assert len({base, run_id("grid2", ["a", "b"], "code"), run_id("grid", ["a"], "code"),
-                run_id("grid", ["a", "b"], "code2")}) == 4
-
-
-def test_frame_version_changes_with_any_value():
-    frame = pd.DataFrame({"close": [1.0, 2.0]})
-    assert frame_version(frame) == frame_version(frame.copy())
-    assert frame_version(frame) != frame_version(pd.DataFrame({"close": [1.0, 2.5]}))

@@ -3,6 +3,8 @@ degradation figures, cash steps, determinism."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,7 +13,7 @@ from hypothesis import strategies as st
 
 from tests.core.research.kit import monthly, partition_frame, trade_lists
 from threadx_core.research import chain, selection
-from threadx_core.research.walk_forward import walk_forward
+from threadx_core.research.walk_forward import decide, walk_forward
 
 
 def test_one_month_in_sample_picks_last_months_best_and_trades_it_next_month():
@@ -108,3 +110,13 @@ def test_bad_arguments_are_refused():
     frames["2024-03"] = partition_frame("2024-03", [[], [], []], bb_periods=[10, 11, 13])
     with pytest.raises(ValueError, match="month 2024-03: its grid"):
         walk_forward(frames, 1)
+
+
+def test_the_decision_exports_are_the_timeframes_files_with_strict_json():
+    report = decide(monthly(), in_sample_months=1, objective="total_return", min_trades=1, pbo_groups=4,
+                    seed=0, title="BTCUSDT 1h")
+    files = report.files("1h")
+    assert set(files) == {"1h_walk_forward.csv", "1h_selection.json", *(f"1h_{c}.png" for c in report.charts)}
+    document = json.loads(files["1h_selection.json"], parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
+    assert document["statistics"].keys() == report.summary.keys() >= {"deflated_sharpe", "pbo"}
+    assert document["selection"]["out_of_sample"] == "2024-04" and document["notes"] == report.notes
