@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 
 from threadx_core import settings as core_settings
-from threadx_pipeline import partitions, research
+from threadx_pipeline import execution, partitions, research
 from threadx_pipeline.config import settings_path
 from threadx_pipeline.io_manager import WarehouseIOManager
 from threadx_pipeline.market_data import assets as market_data
@@ -38,6 +38,7 @@ def build_definitions(path: str | Path, *, frozen_now: str | None = None) -> dg.
         jobs=[job, symbol_job],
         schedules=[build_daily_top_up(job, cfg)],
         sensors=[build_register_symbols(cfg)],
+        executor=execution.executor(cfg.execution),  # every job's, from [execution]; None: Dagster's default
         resources={
             "threadx": settings_resource,
             "market": MarketDataResource(config=settings_resource, frozen_now=frozen_now),
