@@ -23,6 +23,7 @@ from threadx_core.sweep import devices
 from threadx_core.sweep.grid import Grid as SweepGrid
 
 SOURCES = ("synthetic", "binance", "binance_vision")
+EXECUTORS = ("multiprocess", "in_process", "celery")
 GAP_POLICIES = ("none", "flat")
 _SYMBOL = re.compile(r"^[A-Z0-9]{2,20}$")
 
@@ -216,6 +217,29 @@ class Device:
 
 
 @dataclass(frozen=True)
+class Execution:
+    """How Dagster runs the steps of a launched run: ``executor`` (``multiprocess``: one process
+    per step on this machine, at most ``max_concurrent`` at once, 0 = one per CPU;
+    ``in_process``; ``celery``: steps go to Celery workers through ``broker``, results come back
+    through ``backend``)."""
+
+    executor: str = "multiprocess"
+    max_concurrent: int = 0
+    broker: str = ""
+    backend: str = ""
+
+    def check(self) -> None:
+        _require(self.executor in EXECUTORS, f"executor: {self.executor!r} is not one of {EXECUTORS}")
+        _require(self.max_concurrent >= 0, "max_concurrent: must be >= 0 (0: one per CPU)")
+        _require(self.executor == "multiprocess" or self.max_concurrent == 0,
+                 "max_concurrent: only for the multiprocess executor (Celery: each worker's --concurrency)")
+        _require(self.executor == "celery" or not (self.broker or self.backend),
+                 "broker, backend: only for the celery executor")
+        _require(self.executor != "celery" or bool(self.broker and self.backend),
+                 "broker, backend: the celery executor needs both URLs")
+
+
+@dataclass(frozen=True)
 class Settings:
     """All settings; ``path`` is the file they came from (``None`` for the defaults)."""
 
@@ -232,6 +256,7 @@ class Settings:
     selection: Selection = field(default_factory=Selection)
     walkforward: WalkForward = field(default_factory=WalkForward)
     device: Device = field(default_factory=Device)
+    execution: Execution = field(default_factory=Execution)
 
     def params(self) -> Params:
         """The strategy defaults: ``Params`` with ``[strategy]`` applied."""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from threadx_pipeline import partitions
+from threadx_pipeline import execution, partitions
 from threadx_pipeline.config import load_settings, settings_path
 from threadx_pipeline.io_manager import WarehouseIOManager
 from threadx_pipeline.market_data import assets as market_data
@@ -44,6 +44,7 @@ def build_definitions(path: str | Path, *, frozen_now: str | None = None) -> dg.
         jobs=[job, symbol_job],
         schedules=[build_daily_top_up(job, cfg)],
         sensors=[build_register_symbols(cfg)],
+        executor=execution.executor(cfg.execution),  # every job's, from [execution]; None: Dagster's default
         resources={
             "threadx": settings,
             "warehouse": warehouse,
