@@ -12,6 +12,7 @@ import dataclasses
 import functools
 import re
 import tomllib
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,7 +79,9 @@ class Source:
 
 @dataclass(frozen=True)
 class Binance:
-    """Binance endpoints, request-weight budget, retries and time-outs (seconds)."""
+    """Binance endpoints, request-weight budget, retries and time-outs (seconds); ``state_dir``
+    holds the IP's weight and ban record shared by every run (``None``: ``<warehouse>/.binance``);
+    ``ban_default_s`` is the ban assumed after an HTTP 418 without ``Retry-After``."""
 
     rest_url: str = "https://api.binance.com"
     vision_url: str = "https://data.binance.vision"
@@ -88,6 +91,8 @@ class Binance:
     timeout_s: float = 10.0
     backoff_base_s: float = 0.5
     backoff_max_s: float = 30.0
+    state_dir: Path | None = None
+    ban_default_s: float = 300.0
 
     def check(self) -> None:
         for name in ("rest_url", "vision_url"):
@@ -96,7 +101,7 @@ class Binance:
         _require(self.weight_limit > 0, "weight_limit: must be > 0")
         _require(0.0 < self.weight_headroom <= 1.0, "weight_headroom: must be in (0, 1]")
         _require(self.max_retries >= 0, "max_retries: must be >= 0")
-        for name in ("timeout_s", "backoff_base_s", "backoff_max_s"):
+        for name in ("timeout_s", "backoff_base_s", "backoff_max_s", "ban_default_s"):
             _require(getattr(self, name) > 0, f"{name}: must be > 0")
 
 
@@ -258,6 +263,11 @@ class Settings:
     device: Device = field(default_factory=Device)
     execution: Execution = field(default_factory=Execution)
 
+    def binance_state_dir(self) -> Path:
+        """Where every Binance client of the project records the IP's weight budget and bans:
+        ``[binance] state_dir``, by default ``<warehouse root>/.binance``."""
+        return self.binance.state_dir or self.warehouse.root / ".binance"
+
     def params(self) -> Params:
         """The strategy defaults: ``Params`` with ``[strategy]`` applied."""
         return self.strategy.params()
@@ -345,6 +355,9 @@ def _section(cls: type, name: str, raw: dict[str, Any], base_dir: Path, source: 
 def _coerce(value: Any, hint: Any, base_dir: Path) -> Any:
     """Check ``value`` against the annotation ``hint``; TOML ints are accepted where floats are."""
     origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):  # ``X | None``: TOML has no null, so an X
+        (inner,) = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _coerce(value, inner, base_dir)
     if origin is dict:
         if not isinstance(value, dict):
             raise TypeError("expected a table")

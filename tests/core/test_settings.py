@@ -51,6 +51,8 @@ def test_integers_are_accepted_for_float_keys(tmp_path):
     ("[binance]\ntimeout_s = '10'\n", "[binance] timeout_s = '10': expected float"),
     ("[binance]\nmax_retries = true\n", "[binance] max_retries = True: expected int"),
     ("[binance]\nrest_url = 'ftp://x'\n", "[binance] rest_url"),
+    ("[binance]\nstate_dir = 5\n", "[binance] state_dir = 5: expected a path string"),
+    ("[binance]\nban_default_s = 0\n", "[binance] ban_default_s: must be > 0"),
     ("[universe]\nsymbols = ['btcusdt']\n", "[universe] symbols: 'btcusdt'"),
     ("[universe]\nsymbols = []\n", "[universe] symbols: at least one"),
     ("[universe]\nstart_month = '2024-13'\n", "[universe] start_month"),

@@ -80,15 +80,18 @@ class BinanceVisionSource:
 
 
 def from_settings(settings: Settings) -> Source:
-    """The source named by ``[source] kind``, configured from ``[source]`` and ``[binance]``."""
+    """The source named by ``[source] kind``, configured from ``[source]`` and ``[binance]``; the
+    Binance clients keep the IP's shared state in ``Settings.binance_state_dir()``."""
     kind = settings.source.kind
     if kind == "synthetic":
         return SyntheticSource(settings.source.seed, settings.source.gap_probability)
     b = settings.binance
-    retry = {"max_retries": b.max_retries, "backoff_base_s": b.backoff_base_s,
-             "backoff_max_s": b.backoff_max_s}
+    # One state folder for every run of the project: they share the IP's weight budget and bans.
+    common = {"max_retries": b.max_retries, "backoff_base_s": b.backoff_base_s,
+              "backoff_max_s": b.backoff_max_s, "timeout_s": b.timeout_s,
+              "state_dir": settings.binance_state_dir(), "ban_default_s": b.ban_default_s}
     client = BinanceClient(b.rest_url, weight_limit=b.weight_limit, weight_headroom=b.weight_headroom,
-                           timeout_s=b.timeout_s, **retry)
+                           **common)
     if kind == "binance":
         return BinanceSource(client)
-    return BinanceVisionSource(BinanceVision(b.vision_url, timeout_s=b.timeout_s, **retry), client)
+    return BinanceVisionSource(BinanceVision(b.vision_url, **common), client)

@@ -16,9 +16,10 @@
   ``vision_finished_only`` (default) a month that has not ended at ``now`` is 404, as is an
   unknown symbol.
 
-The server clock is ``now`` (settable at any time; ``None`` = the wall clock): candles opening
-after it do not exist, the one containing it is returned with its close time in the future, and
-the ``Date`` header and the weight window follow it.
+The server clock is ``now`` (settable at any time; ``None`` = the wall clock), or ``clock()``
+(epoch s) when given, e.g. a clock shared with clients in other processes: candles opening after
+it do not exist, the one containing it is returned with its close time in the future, and the
+``Date`` header and the weight window follow it.
 
 ``latency_s`` holds every answer that long before it is sent (the server thread sleeps, using no
 CPU), as a network with that round-trip time would: what ``threadx bench ingest --latency-ms``
@@ -30,7 +31,8 @@ one symbol-year of pages is served in seconds.
 
 Fault injection: ``inject(fault, times=n)`` queues faults (see ``Fault``); each request takes the
 first queued fault that applies to its endpoint. ``requests`` records every request (path,
-params, status), so tests can assert pagination and retries.
+params, status, server clock, the used weight sent), so tests can assert pagination, retries and
+the weight spent in each minute.
 """
 
 from __future__ import annotations
@@ -198,11 +200,15 @@ class Fault:
 
 @dataclass(frozen=True)
 class RecordedRequest:
-    """A request the server answered: path, query parameters (text) and the status sent."""
+    """A request the server answered: path, query parameters (text), the status sent, the server
+    clock when it arrived (epoch s) and the ``X-MBX-USED-WEIGHT-1M`` sent (None: not a klines call).
+    """
 
     path: str
     params: dict[str, str]
     status: int
+    at_s: float
+    used_weight: int | None
 
 
 @dataclass
@@ -326,12 +332,14 @@ class FakeBinance:
     def __init__(self, provider: Provider, symbols: Iterable[str], *,
                  now: pd.Timestamp | None = None, weight_limit: int = 6000,
                  vision_timestamps: VisionTimestamps = "auto",
-                 vision_finished_only: bool = True, latency_s: float = 0.0) -> None:
+                 vision_finished_only: bool = True, latency_s: float = 0.0,
+                 clock: Callable[[], float] | None = None) -> None:
         if latency_s < 0:
             raise ValueError(f"latency_s must be >= 0, got {latency_s}")
         self.provider = provider
         self.symbols = frozenset(symbols)
         self.now = now
+        self.clock = clock
         self.weight_limit = weight_limit
         self.vision_timestamps = vision_timestamps
         self.vision_finished_only = vision_finished_only
@@ -387,7 +395,10 @@ class FakeBinance:
     # -- test controls -----------------------------------------------------------------------
 
     def clock_s(self) -> float:
-        """The server clock in epoch seconds: ``now`` when set, else the wall clock."""
+        """The server clock in epoch seconds: ``clock()`` when given, else ``now`` when set, else
+        the wall clock."""
+        if self.clock is not None:
+            return self.clock()
         return time.time() if self.now is None else to_ms(self.now) / 1000.0
 
     def inject(self, fault: Fault, times: int = 1) -> None:
@@ -426,7 +437,8 @@ class FakeBinance:
         endpoint, match = _classify(path)
         fault = None
         with self._lock:
-            used, reply = self._spend_weight() if endpoint is Endpoint.KLINES else (None, None)
+            at_s = self.clock_s()
+            used, reply = self._spend_weight(at_s) if endpoint is Endpoint.KLINES else (None, None)
             if reply is None:
                 fault = self._take_fault(endpoint)
         if reply is None and fault is not None and fault.kind is FaultKind.HTTP_ERROR:
@@ -439,7 +451,7 @@ class FakeBinance:
         if fault is not None and fault.kind is FaultKind.DELAY:
             reply.delay_s += fault.delay_s
         with self._lock:
-            self._requests.append(RecordedRequest(path, params, reply.status))
+            self._requests.append(RecordedRequest(path, params, reply.status, at_s, used))
         return reply
 
     def _take_fault(self, endpoint: Endpoint) -> Fault | None:
@@ -448,10 +460,9 @@ class FakeBinance:
                 return self._faults.pop(i)
         return None
 
-    def _spend_weight(self) -> tuple[int, _Reply | None]:
-        """Count a klines call in the current minute: the used weight, and a 429 reply once past
-        the limit (``None`` while within it)."""
-        now_s = self.clock_s()
+    def _spend_weight(self, now_s: float) -> tuple[int, _Reply | None]:
+        """Count a klines call in the minute of ``now_s``: the used weight, and a 429 reply once
+        past the limit (``None`` while within it)."""
         window = int(now_s // 60)
         if window != self._weight_window:
             self._weight_window, self._weight_used = window, 0

@@ -12,9 +12,11 @@ milliseconds since the Unix epoch; naive timestamps are taken as UTC.
   ``open_time + 60 000 ms``. An empty or short page (fewer than 1000 rows) ends the paging.
 - Still-open candles (``close_time >= now``; ``now`` defaults to the wall clock) are dropped and
   end the paging: nothing after them is final.
-- Request weight: every klines call costs 2; before a request that would take the used weight
-  above ``weight_limit * weight_headroom`` the client sleeps until the next minute of the
-  server's clock (``threadx_core.data.binance.http.WeightBudget``).
+- Request weight and bans: every klines call costs 2, reserved in the IP's shared record under
+  ``state_dir`` (``threadx_core.data.binance.ip_state``; ``None``: this client's own, in memory):
+  before a request that would take the weight used and in flight above ``weight_limit *
+  weight_headroom`` the client sleeps until the next minute of the server's clock; while a ban is
+  recorded (by any process) it raises ``IPBannedError`` without sending anything.
 - Retries and bans: those of ``threadx_core.data.binance.http.HttpRetrier`` (429, 5xx,
   connection errors and time-outs retried up to ``max_retries`` times; 418 → ``IPBannedError``).
 - Raised at once, never retried: 400 with code −1121 → ``InvalidSymbolError``; any other 4xx →
@@ -36,6 +38,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -48,9 +51,9 @@ from threadx_core.data.binance.http import (
     MalformedResponseError,
     RetryPolicy,
     Sleep,
-    WeightBudget,
     binance_error_detail,
 )
+from threadx_core.data.binance.ip_state import Clock, IpState
 from threadx_core.data.binance.klines import (
     KlinesBody,
     KlinesPage,
@@ -90,18 +93,22 @@ class BinanceClient:
     def __init__(self, rest_url: str, *, session: requests.Session | None = None,
                  weight_limit: int = 6000, weight_headroom: float = 0.9, max_retries: int = 5,
                  timeout_s: float = 10.0, backoff_base_s: float = 0.5,
-                 backoff_max_s: float = 30.0, sleep: Sleep = time.sleep,
-                 logger: logging.Logger | None = None, rng: random.Random | None = None) -> None:
-        """``rng`` draws the backoff jitter (tests pass a deterministic one)."""
+                 backoff_max_s: float = 30.0, state_dir: Path | None = None,
+                 ban_default_s: float = 300.0, sleep: Sleep = time.sleep,
+                 clock: Clock = time.time, logger: logging.Logger | None = None,
+                 rng: random.Random | None = None) -> None:
+        """``state_dir`` holds the IP's shared record (``None``: in memory, this client only);
+        ``clock`` is the local clock (epoch s); ``rng`` draws the backoff jitter (tests pass a
+        deterministic one)."""
         self.rest_url = rest_url.rstrip("/")
-        self.sleep = sleep
         self.logger = logger or logging.getLogger(__name__)
-        self.budget = WeightBudget(weight_limit, weight_headroom)
+        self.ip_state = IpState(state_dir, self.rest_url, limit=weight_limit,
+                                headroom=weight_headroom, ban_default_s=ban_default_s,
+                                clock=clock, sleep=sleep, logger=self.logger)
         self.http = HttpRetrier(session or requests.Session(),
                                 RetryPolicy(max_retries, backoff_base_s, backoff_max_s),
                                 timeout_s=timeout_s, sleep=sleep, logger=self.logger,
-                                rng=rng or random.Random(), before_attempt=self._respect_budget,
-                                on_response=self.budget.observe)
+                                rng=rng or random.Random(), ip_state=self.ip_state)
 
     def klines_1m(self, symbol: str, start: pd.Timestamp, end: pd.Timestamp, *,
                   now: pd.Timestamp | None = None) -> pd.DataFrame:
@@ -209,20 +216,10 @@ class BinanceClient:
         """The body of one page (≤ 1000 candles) with open_time in ``[first_ms, last_ms]``."""
         params = {"symbol": symbol, "interval": "1m", "startTime": first_ms, "endTime": last_ms,
                   "limit": PAGE_LIMIT}
-        response = self.http.get(self.rest_url + KLINES_PATH, params, where)
+        response = self.http.get(self.rest_url + KLINES_PATH, params, where, weight=KLINES_WEIGHT)
         if response.status_code != 200:
             _raise_client_error(response, where)
         return response.content
-
-    def _respect_budget(self, where: str) -> None:
-        """Sleep until the server's next minute if one more klines call would pass the budget."""
-        wait = self.budget.wait_s(KLINES_WEIGHT)
-        if wait <= 0:
-            return
-        self.logger.info("%s: request weight %d of %.0f allowed this minute used; waiting %.1f s "
-                         "for the next window", where, self.budget.used, self.budget.ceiling, wait)
-        self.sleep(wait)
-        self.budget.window_elapsed()
 
 
 def _raise_client_error(response: requests.Response, where: str) -> None:

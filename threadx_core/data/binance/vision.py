@@ -17,7 +17,9 @@ both parse to the same ``datetime64[ms, UTC]`` column.
 Errors (nothing is returned): 404 → ``ArchiveNotFoundError`` (e.g. the month is not finished yet);
 checksum mismatch, truncated or bad zip, bad CSV, candles outside the month → ``ArchiveError``;
 every message names the symbol, the month and the file. 429/5xx/time-outs are retried exactly as
-by the REST client (the shared ``HttpRetrier``); 418 raises ``IPBannedError``.
+by the REST client (the shared ``HttpRetrier``); 418 raises ``IPBannedError`` and is recorded for
+the archive host in the IP's shared record under ``state_dir``
+(``threadx_core.data.binance.ip_state``), so that no client asks that host again until it ends.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import logging
 import random
 import time
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -43,6 +46,7 @@ from threadx_core.data.binance.http import (
     Sleep,
     binance_error_detail,
 )
+from threadx_core.data.binance.ip_state import Clock, IpState
 from threadx_core.data.binance.klines import FLOAT_FIELDS, KLINE_FIELDS, raw_1m_frame
 from threadx_core.schema import validate_raw_1m
 
@@ -112,15 +116,21 @@ class BinanceVision:
 
     def __init__(self, vision_url: str, *, session: requests.Session | None = None,
                  timeout_s: float = 30.0, max_retries: int = 5, backoff_base_s: float = 0.5,
-                 backoff_max_s: float = 30.0, sleep: Sleep = time.sleep,
-                 logger: logging.Logger | None = None, rng: random.Random | None = None) -> None:
-        """``rng`` draws the backoff jitter (tests pass a deterministic one)."""
+                 backoff_max_s: float = 30.0, state_dir: Path | None = None,
+                 ban_default_s: float = 300.0, sleep: Sleep = time.sleep,
+                 clock: Clock = time.time, logger: logging.Logger | None = None,
+                 rng: random.Random | None = None) -> None:
+        """``state_dir`` holds the IP's shared record (``None``: in memory, this client only);
+        archives have no request weight, so only bans are recorded there. ``clock`` is the local
+        clock (epoch s); ``rng`` draws the backoff jitter (tests pass a deterministic one)."""
         self.vision_url = vision_url.rstrip("/")
         self.logger = logger or logging.getLogger(__name__)
+        self.ip_state = IpState(state_dir, self.vision_url, ban_default_s=ban_default_s,
+                                clock=clock, sleep=sleep, logger=self.logger)
         self.http = HttpRetrier(session or requests.Session(),
                                 RetryPolicy(max_retries, backoff_base_s, backoff_max_s),
                                 timeout_s=timeout_s, sleep=sleep, logger=self.logger,
-                                rng=rng or random.Random())
+                                rng=rng or random.Random(), ip_state=self.ip_state)
 
     def month_1m(self, symbol: str, month: str) -> pd.DataFrame:
         """Canonical raw_1m frame for ``month`` ("YYYY-MM"), validated; see the module docstring."""

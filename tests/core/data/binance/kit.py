@@ -1,5 +1,5 @@
-"""Test kit of the Binance tests: a client of the fake server that records its waits, and
-canonical kline rows and bodies built by hand."""
+"""Test kit of the Binance tests: a client of the fake server that records its waits, a sleep
+that moves the fake server's clock, and canonical kline rows and bodies built by hand."""
 
 from __future__ import annotations
 
@@ -17,6 +17,19 @@ T0 = to_ms("2024-03-01")
 def client(fake: FakeBinance, sleeps: Sleeps, **options: object) -> BinanceClient:
     """A client of ``fake`` that records its waits and draws maximal backoff jitter."""
     return BinanceClient(fake.url, sleep=sleeps, rng=MaxJitter(), **options)
+
+
+class ServerSleeps(Sleeps):
+    """A ``sleep`` that records the waits and moves the fake server's ``now`` on by them, as time
+    would pass (give the client ``clock=fake.clock_s`` so that both read the same clock)."""
+
+    def __init__(self, fake: FakeBinance) -> None:
+        super().__init__()
+        self.fake = fake
+
+    def __call__(self, seconds: float) -> None:
+        super().__call__(seconds)
+        self.fake.now = self.fake.now + pd.Timedelta(seconds=seconds)
 
 
 def ts(text: str) -> pd.Timestamp:

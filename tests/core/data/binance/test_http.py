@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from tests.core.data.binance.kit import client, fetch, ts
+from tests.core.data.binance.kit import ServerSleeps, client, fetch, ts
 from threadx_core.data.binance.http import BinanceError, IPBannedError
 from threadx_core.data.binance.rest import BinanceClient
 from threadx_core.testing.candles import FAKE_NOW, MaxJitter, Sleeps, toy_candles
@@ -16,21 +16,22 @@ from threadx_core.testing.fake_binance import FakeBinance, Fault
 
 # -- request weight and rate limits ------------------------------------------------------------
 
-def test_throttles_before_the_server_would_answer_429(fake_binance: FakeBinance, sleeps: Sleeps,
+def test_throttles_before_the_server_would_answer_429(fake_binance: FakeBinance,
                                                       caplog: pytest.LogCaptureFixture) -> None:
-    """Used weight near the budget: the client waits for the next minute (the server clock is at
-    :30, so 30 s) instead of running into Binance's limit."""
+    """Used weight near the budget: the client waits for the next minute of the server clock (at
+    :30, so 30 s) instead of running into Binance's limit; the new minute's budget is then free."""
     fake_binance.weight_limit = 6000
-    fake_binance.set_used_weight(5390)  # budget 0.9 · 6000 = 5400: room for 4 calls of weight 2
-    c = client(fake_binance, sleeps)
+    fake_binance.set_used_weight(5390)  # budget 0.9 · 6000 = 5400: room for 5 calls of weight 2
+    sleeps = ServerSleeps(fake_binance)
+    c = client(fake_binance, sleeps, clock=fake_binance.clock_s)
     with caplog.at_level(logging.INFO, logger="threadx_core.data.binance.rest"):
         frame = fetch(c, "2024-03-01", "2024-03-06")
 
     assert len(frame) == len(toy_candles("BTCUSDT", ts("2024-03-01"), ts("2024-03-06")))
-    statuses = [r.status for r in fake_binance.klines_requests()]
-    assert len(statuses) == 8 and 429 not in statuses
-    assert len(sleeps) == 3  # the fake clock stands still, so every call past the 5th waits
-    assert all(25.0 < s <= 30.0 for s in sleeps)  # the server clock stands at :30
+    calls = fake_binance.klines_requests()
+    assert [r.status for r in calls] == [200] * 8
+    assert [r.used_weight for r in calls] == [5392, 5394, 5396, 5398, 5400, 2, 4, 6]
+    assert sleeps == [30.0]  # the server clock stood at :30
     assert "waiting" in caplog.text and "next window" in caplog.text
 
 
