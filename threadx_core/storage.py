@@ -1,4 +1,4 @@
-"""The Parquet warehouse (DESIGN.md §4): Hive layout and atomic writes.
+"""The Parquet warehouse (docs/ARCHITECTURE.md, Storage): Hive layout and atomic writes.
 
 Layout: ``<root>/<asset>/symbol=<SYMBOL>/month=<YYYY-MM>.parquet`` (pyarrow, zstd, plain
 encoding: dictionary pages cost 2-3x the write time of a month of candles for no smaller file), so

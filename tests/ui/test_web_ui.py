@@ -1,4 +1,4 @@
-"""The web UI, tried as a new user would (issue 5, item 5).
+"""The web UI, tried as a new user would.
 
 ``threadx demo`` materialises one symbol over three months, then its ``walk_forward`` report;
 ``dagster-webserver`` serves the project's code location on loopback; headless Chromium opens the

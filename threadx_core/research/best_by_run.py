@@ -1,8 +1,8 @@
 """The best combinations of one symbol-month across its sweep timeframes, and its selection.
 
 The rows of every sweep timeframe are ranked together by ``objective`` (:mod:`.selection`: the
-``min_trades`` filter, metric directions and tie-breaks of docs/ARCHITECTURE.md, Sweeps, selection
-and research), next to the Pareto front of total return vs max drawdown; the run id names the
+``min_trades`` filter, metric directions and tie-breaks of docs/ARCHITECTURE.md, Selection and
+research), next to the Pareto front of total return vs max drawdown; the run id names the
 sweeps' run ids. Rank 1, when a row passes the filter, is the month's selection:
 :func:`selection_run` re-runs it with the reference engine on the bars and indicator cache it was
 swept on, which must reproduce its stored result, and gives its trades, equity chart and exports.

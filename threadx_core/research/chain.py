@@ -1,4 +1,4 @@
-"""Full-period metrics from monthly sweep partitions, without re-running anything (issue 5).
+"""Full-period metrics from monthly sweep partitions, without re-running anything.
 
 Each month of a sweep is its own window (positions closed at month end), so an account that runs
 one combination month after month is the chain of those windows: its daily returns are the months'

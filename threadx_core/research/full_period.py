@@ -1,4 +1,4 @@
-"""Full-period metrics over any range of stored months, for every sweep timeframe of a symbol (issue 5).
+"""Full-period metrics over any range of stored months, for every sweep timeframe of a symbol.
 
 Input: timeframe → (month label ``YYYY-MM`` → stored sweep partition), holding the months that
 exist. :func:`full_period` takes the range ``first``..``last`` (inclusive; by default the first

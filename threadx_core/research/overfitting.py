@@ -1,4 +1,4 @@
-"""Is the best backtest just the luckiest? Overfitting statistics for sweep selections (issue 5).
+"""Is the best backtest just the luckiest? Overfitting statistics for sweep selections.
 
 * Deflated Sharpe ratio — D. H. Bailey and M. López de Prado, "The Deflated Sharpe Ratio:
   Correcting for Selection Bias, Backtest Overfitting and Non-Normality", Journal of Portfolio

@@ -4,7 +4,7 @@ A run id names a question — the same grid on the same data with the same code 
 id — so a stored result can be told apart from one made by other inputs or older code. Code
 versions are digests of the core sources that decide an output's numbers; the Dagster assets carry
 them as ``code_version`` so that the UI flags partitions made by older code
-(docs/ARCHITECTURE.md, Sweeps, selection and research).
+(docs/ARCHITECTURE.md, Selection and research).
 """
 
 from __future__ import annotations

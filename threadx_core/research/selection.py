@@ -1,4 +1,4 @@
-"""Choosing among sweep results (docs/ARCHITECTURE.md, Sweeps, selection and research): ranking,
+"""Choosing among sweep results (docs/ARCHITECTURE.md, Selection and research): ranking,
 the Pareto front and the best rows of a set.
 
 Ranking keeps rows with at least ``min_trades`` trades and a finite objective, orders them by

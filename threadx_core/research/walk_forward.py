@@ -1,4 +1,4 @@
-"""Walk-forward selection over monthly sweep partitions (issue 5): choose in sample, judge out of
+"""Walk-forward selection over monthly sweep partitions: choose in sample, judge out of
 sample, month after month.
 
 For every month m with at least ``in_sample_months`` = k months before it, the combination ranked

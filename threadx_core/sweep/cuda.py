@@ -1,4 +1,4 @@
-"""The GPU sweep kernel (docs/ARCHITECTURE.md, Devices): one CUDA thread per combination, a
+"""The GPU sweep kernel (docs/ARCHITECTURE.md, Sweeps and devices): one CUDA thread per combination, a
 sequential loop over the bars, the indicator matrices in device global memory shared by all
 threads.
 

@@ -1,4 +1,4 @@
-"""Where a sweep runs (docs/ARCHITECTURE.md, Devices): device discovery, selection, work split,
+"""Where a sweep runs (docs/ARCHITECTURE.md, Sweeps and devices): device discovery, selection, work split,
 merge and fallback.
 
 Pure Python: this module knows devices and row ranges, not kernels. Work is described by a

@@ -1,4 +1,5 @@
-"""Parameter grids (docs/ARCHITECTURE.md, Sweeps): the cartesian product of per-parameter value lists.
+"""Parameter grids (docs/ARCHITECTURE.md, Sweeps and devices): the cartesian product of
+per-parameter value lists.
 
 Each axis is a list of values or a ``{start, stop, step}`` range with an *inclusive* stop
 (``{start = 1.5, stop = 3.0, step = 0.1}`` is 16 values); float steps are snapped to 10 decimals

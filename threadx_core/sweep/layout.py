@@ -1,4 +1,4 @@
-"""Kernel inputs of a sweep (docs/ARCHITECTURE.md, Sweeps): prices, shared indicator matrices,
+"""Kernel inputs of a sweep (docs/ARCHITECTURE.md, Sweeps and devices): prices, shared indicator matrices,
 per-combination rows.
 
 Memory is O(bars × distinct indicator windows + combinations): Bollinger middle/σ are computed

@@ -1,4 +1,4 @@
-"""The public sweep (docs/ARCHITECTURE.md, Sweeps and The Python API): every
+"""The public sweep (docs/ARCHITECTURE.md, Sweeps and devices; The Python API): every
 combination of a grid on one timeframe of candles.
 
 ``run(ohlcv, grid, device)`` returns one row per combination, in grid order: every

@@ -1,5 +1,5 @@
-"""Device selection, split/merge and CUDA fallback (docs/ARCHITECTURE.md, Sweeps, selection and
-research), with CPU stand-ins for GPUs."""
+"""Device selection, split/merge and CUDA fallback (docs/ARCHITECTURE.md, Sweeps and devices),
+with CPU stand-ins for GPUs."""
 
 from __future__ import annotations
 
