@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dagster as dg
 import pytest
 
 from tests.pipeline.kit import write_project
@@ -13,9 +14,12 @@ BROKER = 'broker = "sqla+postgresql+psycopg2://u@127.0.0.1:5432/b"\nbackend = "d
 
 def executors(tmp_path, block: str) -> set[str]:
     defs = build_definitions(write_project(tmp_path, extra=f"[execution]\n{block}"))
-    jobs = [defs.resolve_job_def(MONTH_JOB), defs.resolve_job_def(SYMBOL_JOB),
-            defs.resolve_implicit_global_asset_job_def()]
-    return {job.executor_def.name for job in jobs}
+    # resolving jobs reads the dynamic partitions of an instance: give it one of its own, or it
+    # picks up whatever instance an earlier test left current
+    with dg.instance_for_test():
+        jobs = [defs.resolve_job_def(MONTH_JOB), defs.resolve_job_def(SYMBOL_JOB),
+                defs.resolve_implicit_global_asset_job_def()]
+        return {job.executor_def.name for job in jobs}
 
 
 @pytest.mark.parametrize(("block", "name"), [
@@ -30,7 +34,8 @@ def test_every_job_gets_the_configured_executor(tmp_path, block, name):
 
 def test_max_concurrent_reaches_the_multiprocess_executor(tmp_path):
     defs = build_definitions(write_project(tmp_path, extra="[execution]\nmax_concurrent = 3\n"))
-    resolved = defs.resolve_job_def(MONTH_JOB).executor_def.config_schema.resolve_config({}).value
+    with dg.instance_for_test():
+        resolved = defs.resolve_job_def(MONTH_JOB).executor_def.config_schema.resolve_config({}).value
     assert resolved["config"]["max_concurrent"] == 3
 
 
