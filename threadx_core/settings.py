@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import re
+import math
 import tomllib
 import types
 import typing
@@ -21,12 +21,13 @@ from typing import Any
 from threadx_core import times
 from threadx_core.engine.params import Params
 from threadx_core.sweep import devices
+from threadx_core.sweep.grid import DEFAULT_MAX_COMBINATIONS
 from threadx_core.sweep.grid import Grid as SweepGrid
+from threadx_core.symbols import check_symbol
 
 SOURCES = ("synthetic", "binance", "binance_vision")
 EXECUTORS = ("multiprocess", "in_process", "celery")
 GAP_POLICIES = ("none", "flat")
-_SYMBOL = re.compile(r"^[A-Z0-9]{2,20}$")
 
 
 class SettingsError(ValueError):
@@ -55,8 +56,10 @@ class Universe:
     def check(self) -> None:
         _require(len(self.symbols) > 0, "symbols: at least one symbol is needed")
         for symbol in self.symbols:
-            _require(bool(_SYMBOL.match(symbol)),
-                     f"symbols: {symbol!r} is not an upper-case Binance symbol like 'BTCUSDT'")
+            try:
+                check_symbol(symbol)
+            except ValueError as exc:
+                raise ValueError(f"symbols: {exc}") from None
         _require(len(set(self.symbols)) == len(self.symbols), "symbols: duplicates")
         try:
             times.parse_month(self.start_month)
@@ -162,6 +165,17 @@ class Grid:
 
 
 @dataclass(frozen=True)
+class Sweep:
+    """Limits of a sweep: ``max_combinations``, the largest ``[grid]`` accepted (counted from the
+    axes before any combination is built; ``[grid]`` itself holds only parameter names)."""
+
+    max_combinations: int = DEFAULT_MAX_COMBINATIONS
+
+    def check(self) -> None:
+        _require(self.max_combinations >= 1, "max_combinations: must be >= 1")
+
+
+@dataclass(frozen=True)
 class Report:
     """Featured parameter sets (overrides of ``[strategy]``) that ``backtest_report`` runs in full."""
 
@@ -257,6 +271,7 @@ class Settings:
     timeframes: Timeframes = field(default_factory=Timeframes)
     strategy: Strategy = field(default_factory=Strategy)
     grid: Grid = field(default_factory=Grid)
+    sweep: Sweep = field(default_factory=Sweep)
     report: Report = field(default_factory=Report)
     selection: Selection = field(default_factory=Selection)
     walkforward: WalkForward = field(default_factory=WalkForward)
@@ -281,7 +296,8 @@ class Settings:
     def _sweep_grid(self) -> SweepGrid:
         # ~1 760 validated Params: building it takes tens of milliseconds, and the code location,
         # every indicator cache and every sweep ask for it
-        return SweepGrid(self.grid.axes or None, base=self.params())
+        return SweepGrid(self.grid.axes or None, base=self.params(),
+                         max_combinations=self.sweep.max_combinations)
 
     def featured(self) -> list[Params]:
         """The ``[report] featured`` parameter sets, each over the ``[strategy]`` defaults."""
@@ -353,7 +369,8 @@ def _section(cls: type, name: str, raw: dict[str, Any], base_dir: Path, source: 
 
 
 def _coerce(value: Any, hint: Any, base_dir: Path) -> Any:
-    """Check ``value`` against the annotation ``hint``; TOML ints are accepted where floats are."""
+    """Check ``value`` against the annotation ``hint``; TOML ints are accepted where floats are,
+    and a float must be finite (TOML writes ``nan`` and ``inf``, and no setting means either)."""
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):  # ``X | None``: TOML has no null, so an X
         (inner,) = [a for a in typing.get_args(hint) if a is not type(None)]
@@ -373,6 +390,8 @@ def _coerce(value: Any, hint: Any, base_dir: Path) -> Any:
         return (base_dir / value).resolve()
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if hint is float and isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("must be finite")
     if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
         raise TypeError(f"expected {hint.__name__}, got {type(value).__name__}")
     return value

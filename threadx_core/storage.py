@@ -1,4 +1,5 @@
-"""The Parquet warehouse (docs/ARCHITECTURE.md, Storage): Hive layout and atomic writes.
+"""The Parquet warehouse (docs/ARCHITECTURE.md, Storage): Hive layout, contained paths, atomic
+writes and reads that never skip a file silently.
 
 Layout: ``<root>/<asset>/symbol=<SYMBOL>/month=<YYYY-MM>.parquet`` (pyarrow, zstd, plain
 encoding: dictionary pages cost 2-3x the write time of a month of candles for no smaller file), so
@@ -6,50 +7,122 @@ encoding: dictionary pages cost 2-3x the write time of a month of candles for no
 from the folder name. A frame's ``attrs`` (string values, e.g. ``fetched_through``) travel as
 Parquet key-value metadata under the ``threadx.`` prefix.
 
-Writes go to a hidden temporary file in the target folder, are flushed and fsynced, then renamed
-over the target with ``os.replace`` (atomic on POSIX): readers see the old file or the new one,
-never a partial one, and a failed write leaves the previous partition untouched.
+Paths built from a key (:func:`partition_path`, :func:`symbol_path`, :func:`reports_path`) accept
+only a well-formed asset name, symbol (``threadx_core.symbols``) and ``YYYY-MM`` month, and only
+a path that resolves, symlinks followed, inside the resolved root; anything else raises
+``StorageKeyError`` naming the key, before any file is touched.
+
+Writes go to a hidden temporary file ``.<name>.<uuid hex>.tmp`` in the target folder, are flushed
+and fsynced, then renamed over the target with ``os.replace`` (atomic on POSIX): readers see the
+old file or the new one, never a partial one, and a failed write leaves the previous partition
+untouched. A killed process leaves its temporary file behind; the next write of the same target
+deletes the target's temporary files untouched for ``STALE_TEMP_S`` (a live writer's file is
+younger: a partition is written in seconds), and readers never list hidden files.
+
+A file that is not readable Parquet raises ``CorruptPartitionError`` naming it, from
+:func:`read_partition` and from :func:`read_asset` alike: nothing is skipped silently.
 """
 
 from __future__ import annotations
 
 import glob
 import os
+import re
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import BinaryIO
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from threadx_core import times
+from threadx_core.symbols import check_symbol
+
 _PREFIX = "threadx."
+#: An asset name as Dagster allows it: letters, digits and underscores.
+_ASSET = re.compile(r"[A-Za-z0-9_]+", re.ASCII)
+#: Age (seconds since last modified) after which a temporary file is a dead writer's leftover.
+STALE_TEMP_S = 600.0
+
+
+class StorageKeyError(ValueError):
+    """A storage key (asset, symbol, month) that is malformed or would lead outside the root."""
+
+
+class CorruptPartitionError(Exception):
+    """A stored file that exists but is not readable Parquet (truncated, empty, overwritten);
+    ``path`` is the file. Not an ``OSError``: callers that treat an absent file as "fetch it"
+    must decide explicitly to treat a corrupt one the same way."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"partition file {path} is corrupt ({reason}); delete it or re-materialise "
+                         "the partition")
+        self.path = path
 
 
 def partition_path(root: str | Path, asset: str, symbol: str, month: str) -> Path:
-    """Path of one partition file; ``month`` is ``YYYY-MM``."""
-    return Path(root) / asset / f"symbol={symbol}" / f"month={month}.parquet"
+    """Path of one partition file; ``month`` is ``YYYY-MM``. Raises ``StorageKeyError`` naming
+    the key for a bad asset name, symbol or month, or a path that resolves outside ``root``."""
+    key = f"{asset!r} {symbol!r} {month!r}"
+    _check_month(month, key)
+    return _contained(root, [_asset(asset, key), _symbol(symbol, key), f"month={month}.parquet"], key)
 
 
 def symbol_path(root: str | Path, asset: str, symbol: str) -> Path:
-    """Path of a per-symbol partition file (an asset spanning every month of a symbol)."""
-    return Path(root) / asset / f"symbol={symbol}" / "all.parquet"
+    """Path of a per-symbol partition file (an asset spanning every month of a symbol); checked
+    like :func:`partition_path`."""
+    key = f"{asset!r} {symbol!r}"
+    return _contained(root, [_asset(asset, key), _symbol(symbol, key), "all.parquet"], key)
+
+
+def reports_path(root: str | Path, symbol: str, month: str | None = None) -> Path:
+    """The report folder of ``symbol`` (``<root>/reports/<SYMBOL>``), or of its ``month``
+    (``…/<YYYY-MM>``); checked like :func:`partition_path`."""
+    key = f"reports {symbol!r}" + ("" if month is None else f" {month!r}")
+    parts = ["reports", _symbol(symbol, key).removeprefix("symbol=")]
+    if month is not None:
+        _check_month(month, key)
+        parts.append(month)
+    return _contained(root, parts, key)
+
+
+def _asset(asset: str, key: str) -> str:
+    if not isinstance(asset, str) or _ASSET.fullmatch(asset) is None:
+        raise StorageKeyError(f"storage key {key}: asset name {asset!r} is not letters, digits and _")
+    return asset
+
+
+def _symbol(symbol: str, key: str) -> str:
+    try:
+        return f"symbol={check_symbol(symbol)}"
+    except ValueError as exc:
+        raise StorageKeyError(f"storage key {key}: {exc}") from None
+
+
+def _check_month(month: str, key: str) -> None:
+    try:
+        canonical = times.month_label(times.parse_month(month)) == month
+    except ValueError:
+        canonical = False
+    if not canonical:  # parse_month also takes YYYY-MM-01; a file name takes YYYY-MM only
+        raise StorageKeyError(f"storage key {key}: month {month!r} is not of the form YYYY-MM")
+
+
+def _contained(root: str | Path, parts: list[str], key: str) -> Path:
+    """``root / *parts`` if it resolves (symlinks followed) inside the resolved ``root``."""
+    path = Path(root).joinpath(*parts)
+    if not path.resolve().is_relative_to(Path(root).resolve()):
+        raise StorageKeyError(f"storage key {key}: {path} resolves outside the warehouse root {root}")
+    return path
 
 
 def write_bytes(data: bytes, path: str | Path) -> int:
     """Atomically write ``data`` to ``path`` (temp file, fsync, rename); returns its size."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(tmp, "wb") as sink:
-            sink.write(data)
-            sink.flush()
-            os.fsync(sink.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    _atomic(Path(path), lambda sink: sink.write(data))
     return len(data)
 
 
@@ -78,44 +151,91 @@ def write_partition(frame: pd.DataFrame, path: str | Path) -> int:
     ``frame.attrs`` entries are stored as key-value metadata and restored by ``read_partition``.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     table = pa.Table.from_pandas(frame, preserve_index=False, nthreads=1)  # threads: slower here
     extra = {f"{_PREFIX}{k}".encode(): str(v).encode() for k, v in frame.attrs.items()}
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), **extra})
+    _atomic(path, lambda sink: pq.write_table(table, sink, compression="zstd", use_dictionary=False))
+    return path.stat().st_size
+
+
+def _atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Run ``write`` on a fresh temporary file beside ``path``, fsync it, rename it over ``path``
+    and fsync the folder; the temporary file never survives a failure of this process. Stale
+    temporary files of ``path`` (killed writers) are removed first."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temps(path)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
         with open(tmp, "wb") as sink:
-            pq.write_table(table, sink, compression="zstd", use_dictionary=False)
+            write(sink)
             sink.flush()
             os.fsync(sink.fileno())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     _fsync_dir(path.parent)
-    return path.stat().st_size
+
+
+def _remove_stale_temps(path: Path) -> None:
+    """Delete ``path``'s temporary files older than ``STALE_TEMP_S``. Age, not a lock, tells a
+    dead writer's file from a live one: a live writer writes and renames within seconds, and
+    the other partitions' temporary files (other names) are never touched."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[0-9a-f]{{32}}\.tmp")
+    cutoff = time.time() - STALE_TEMP_S
+    for candidate in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        try:
+            if pattern.fullmatch(candidate.name) and candidate.stat().st_mtime < cutoff:
+                candidate.unlink()
+        except FileNotFoundError:  # another writer removed or renamed it meanwhile
+            pass
 
 
 def read_partition(path: str | Path) -> pd.DataFrame:
-    """Read one partition file; raises ``FileNotFoundError`` naming the path if it is absent."""
+    """Read one partition file; raises ``FileNotFoundError`` naming the path if it is absent and
+    ``CorruptPartitionError`` naming it if it is not readable Parquet."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"partition file {path} does not exist (materialise it first)")
-    table = pq.read_table(path)
-    frame = table.to_pandas()
-    meta = table.schema.metadata or {}
-    frame.attrs = {k.decode()[len(_PREFIX):]: v.decode() for k, v in meta.items()
-                   if k.decode().startswith(_PREFIX)}
+    try:
+        table = pq.read_table(path)
+        frame = table.to_pandas()
+        meta = table.schema.metadata or {}
+        frame.attrs = {k.decode()[len(_PREFIX):]: v.decode() for k, v in meta.items()
+                       if k.decode().startswith(_PREFIX)}
+    except PermissionError:
+        raise
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
+        raise CorruptPartitionError(path, _reason(exc, path)) from None
     return frame
 
 
 def read_asset(root: str | Path, asset: str) -> pd.DataFrame:
-    """Every partition of ``asset`` in one ``pyarrow.dataset`` read, with a ``symbol`` column."""
-    base = Path(root) / asset
+    """Every partition of ``asset`` in one ``pyarrow.dataset`` read, with a ``symbol`` column.
+
+    Hidden (``.``) and ``_`` files, temporary files included, are not partitions. A partition
+    file that is not readable Parquet raises ``CorruptPartitionError`` naming it: no file is ever
+    skipped (remove or re-materialise it to read the rest)."""
+    base = Path(root) / _asset(asset, repr(asset))
     if not base.exists():
         raise FileNotFoundError(f"asset folder {base} does not exist (materialise {asset} first)")
-    dataset = ds.dataset(base, format="parquet", partitioning="hive",
-                         exclude_invalid_files=True, ignore_prefixes=[".", "_"])
-    return dataset.to_table().to_pandas()
+    try:
+        dataset = ds.dataset(base, format="parquet", partitioning="hive", ignore_prefixes=[".", "_"])
+        return dataset.to_table().to_pandas()
+    except (pa.ArrowException, OSError) as exc:
+        # the dataset's own message may or may not name the file: find it, one file at a time
+        for file in sorted(ds.dataset(base, format="parquet", ignore_prefixes=[".", "_"],
+                                      schema=pa.schema([])).files):
+            try:
+                pq.read_table(file)
+            except (pa.ArrowException, OSError) as bad:
+                raise CorruptPartitionError(Path(file), _reason(bad, Path(file))) from None
+        raise exc
+
+
+def _reason(exc: BaseException, path: Path) -> str:
+    """An exception as one short line for an error message that already names ``path``."""
+    text = str(exc).replace(f"'{path}'", "the file").replace(str(path), "the file")
+    return " ".join(f"{type(exc).__name__}: {text}".split())[:160]
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -53,7 +53,7 @@ def test_integers_are_accepted_for_float_keys(tmp_path):
     ("[binance]\nrest_url = 'ftp://x'\n", "[binance] rest_url"),
     ("[binance]\nstate_dir = 5\n", "[binance] state_dir = 5: expected a path string"),
     ("[binance]\nban_default_s = 0\n", "[binance] ban_default_s: must be > 0"),
-    ("[universe]\nsymbols = ['btcusdt']\n", "[universe] symbols: 'btcusdt'"),
+    ("[universe]\nsymbols = ['btcusdt']\n", "[universe] symbols: symbol 'btcusdt'"),
     ("[universe]\nsymbols = []\n", "[universe] symbols: at least one"),
     ("[universe]\nstart_month = '2024-13'\n", "[universe] start_month"),
     ("[timeframes]\nderive = ['7m']\n", "[timeframes] derive"),

@@ -2,7 +2,9 @@
 
 A source answers ``fetch(symbol, start, end, now)`` with the canonical raw_1m frame of every
 *closed* candle whose open time lies in ``[start, end)`` (UTC): the candle still open at ``now``
-is never returned, and neither is anything after it.
+is never returned, and neither is anything after it. Every source refuses a symbol that is not
+valid (``threadx_core.symbols``) with ``SymbolError`` naming it, before any request or file
+access: the synthetic generator and both Binance clients check it first.
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from threadx_core.schema import empty_raw_1m, validate_raw_1m
+from threadx_core.symbols import check_symbol
 from threadx_core.times import MINUTE_MS, MINUTES_PER_DAY, open_time_from_ms, to_ms, utc
 
 #: First UTC day of the synthetic chain; no candle exists before it.
@@ -46,9 +47,10 @@ def synthetic(symbol: str, start: pd.Timestamp | str, end: pd.Timestamp | str, s
     """Canonical raw_1m candles of ``symbol`` with ``open_time`` in ``[start, end)`` (UTC).
 
     ``start``/``end`` are Timestamps or ISO strings (naive means UTC); ``start`` must not precede
-    ``ORIGIN``. ``gap_probability`` in ``[0, 1)`` is, per UTC day, the chance of an exchange outage:
-    a run of 1–120 missing minutes (absent rows), deterministic like everything else. Returns a
-    frame validated against ``schema.RAW_1M``, ``filled`` all False; empty when ``end <= start``.
+    ``ORIGIN``; ``symbol`` must be a valid symbol (``threadx_core.symbols``, else ``SymbolError``).
+    ``gap_probability`` in ``[0, 1)`` is, per UTC day, the chance of an exchange outage: a run of
+    1–120 missing minutes (absent rows), deterministic like everything else. Returns a frame
+    validated against ``schema.RAW_1M``, ``filled`` all False; empty when ``end <= start``.
     """
     first_ms, end_ms = _window_ms(start, end)
     _check_arguments(symbol, seed, gap_probability, first_ms)
@@ -73,8 +75,7 @@ def _window_ms(start: pd.Timestamp | str, end: pd.Timestamp | str) -> tuple[int,
 
 
 def _check_arguments(symbol: str, seed: int, gap_probability: float, first_ms: int) -> None:
-    if not isinstance(symbol, str) or not symbol:
-        raise ValueError(f"symbol must be a non-empty string, got {symbol!r}")
+    check_symbol(symbol)
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     if not 0.0 <= gap_probability < 1.0:

@@ -65,6 +65,7 @@ from threadx_core.data.binance.klines import (
     scan_klines_body,
 )
 from threadx_core.schema import validate_raw_1m
+from threadx_core.symbols import check_symbol
 from threadx_core.times import MINUTE_MS, iso, to_ms
 
 KLINES_PATH = "/api/v3/klines"
@@ -117,7 +118,9 @@ class BinanceClient:
         Pages of limit=1000 with startTime/endTime (ms; endTime = end - 1 ms) advancing from the
         last open_time + 60000.
         Candles still open (close_time >= now; now defaults to the wall clock) are dropped, never
-        returned as final."""
+        returned as final.
+        An invalid symbol (``threadx_core.symbols``) raises ``SymbolError`` before any request."""
+        check_symbol(symbol)
         start_ms, end_ms = to_ms(start), to_ms(end)
         now_ms = to_ms(pd.Timestamp.now(tz="UTC") if now is None else now)
         began = time.perf_counter()

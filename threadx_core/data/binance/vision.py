@@ -49,6 +49,7 @@ from threadx_core.data.binance.http import (
 from threadx_core.data.binance.ip_state import Clock, IpState
 from threadx_core.data.binance.klines import FLOAT_FIELDS, KLINE_FIELDS, raw_1m_frame
 from threadx_core.schema import validate_raw_1m
+from threadx_core.symbols import check_symbol
 
 ARCHIVE_PATH = "/data/spot/monthly/klines/{symbol}/1m/{symbol}-1m-{month}.zip"
 #: Open times at or above this are microseconds (Binance spot archives from 2025-01-01).
@@ -133,7 +134,9 @@ class BinanceVision:
                                 rng=rng or random.Random(), ip_state=self.ip_state)
 
     def month_1m(self, symbol: str, month: str) -> pd.DataFrame:
-        """Canonical raw_1m frame for ``month`` ("YYYY-MM"), validated; see the module docstring."""
+        """Canonical raw_1m frame for ``month`` ("YYYY-MM"), validated; see the module docstring.
+        An invalid symbol (``threadx_core.symbols``) raises ``SymbolError`` before any request."""
+        check_symbol(symbol)
         start, end = times.month_bounds(month)
         label = times.month_label(start)
         path = ARCHIVE_PATH.format(symbol=symbol, month=label)
