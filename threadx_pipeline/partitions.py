@@ -27,6 +27,8 @@ def symbol_month(settings: Settings) -> dg.MultiPartitionsDefinition:
 #: Every symbol × month asset: a backfill over a range runs as one run per symbol (per month when
 #: the range has fewer months than symbols), whose steps loop over the range in calendar order.
 SINGLE_RUN = dg.BackfillPolicy.single_run()
+# the policy is "beta" as an asset parameter; tested through Dagster here (tests/pipeline)
+warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
 
 
 def previous_month() -> dg.MultiPartitionMapping:
