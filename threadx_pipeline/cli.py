@@ -57,7 +57,7 @@ def _run(args: argparse.Namespace, symbols: list[str], month_labels: list[str], 
         driving = not runs.daemon_running(instance)
     if driving:
         print("no dagster-daemon running: driving the backfill from this process")
-    with runs.driving_instance(home) if driving else dg.DagsterInstance.get() as instance:
+    with dg.DagsterInstance.get() as instance:
         backfill_id = runs.submit(defs, instance, symbols, month_labels, force=force, title=title)
         print(f"backfill {backfill_id} submitted (Backfills page of the UI)")
         if driving:

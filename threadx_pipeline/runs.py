@@ -7,8 +7,9 @@ from the UI (its Backfills page lists it) and run by the same machinery: runs gr
 assets' single-run backfill policy, months in the order their warm-ups need, the per-symbol
 reports after the months they read (docs/ARCHITECTURE.md, Asset graph). The backfill daemon
 runs it when one is alive; otherwise this process drives the daemon's backfill iteration itself,
-launching the runs directly. ``threadx aggregate`` materialises ``full_period`` over a chosen range
-in process (:func:`full_period`).
+dequeuing its runs as the run-queue daemon would (so ``max_concurrent_runs`` still holds).
+``threadx aggregate`` materialises ``full_period`` over a chosen range in process
+(:func:`full_period`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +26,6 @@ from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraph
 from dagster._core.definitions.partitions.context import partition_loading_context
 from dagster._core.events import DagsterEventType
 from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
-from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.dagster_run import DagsterRunStatus, RunsFilter
 from dagster._core.storage.tags import BACKFILL_ID_TAG
 from dagster._core.utils import make_new_backfill_id
@@ -112,16 +112,6 @@ def daemon_running(instance: dg.DagsterInstance) -> bool:
 
 
 @contextmanager
-def driving_instance(home: Path) -> Iterator[dg.DagsterInstance]:
-    """The instance at ``home`` with runs launched as soon as they are submitted (the default run
-    coordinator): with no daemon, nothing would dequeue them."""
-    overrides = {"run_coordinator": {"module": "dagster._core.run_coordinator",
-                                     "class": "DefaultRunCoordinator"}}
-    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home), overrides=overrides)) as instance:
-        yield instance
-
-
-@contextmanager
 def workspace(instance: dg.DagsterInstance, project: Path) -> Iterator[object]:
     """The code location ``threadx`` (``threadx_pipeline.definitions``) served to ``instance``, as
     the daemon sees it; its code server launches the runs while the context is open."""
@@ -138,14 +128,39 @@ def follow(instance: dg.DagsterInstance, backfill_id: str, *, drive: object | No
            progress: Callable[[str], None] = print) -> BackfillOutcome:
     """Follow backfill ``backfill_id`` until it ends, printing progress (asset partitions done
     of total, rate, ETA) and each failed run (symbol, months, root cause) as it fails. With
-    ``drive`` (a workspace context), run the backfill daemon's iteration from this process."""
-    from dagster._daemon.backfill import execute_backfill_iteration
+    ``drive`` (a workspace context), run the backfill daemon's iteration from this process, and the
+    run-queue daemon's when the instance queues runs."""
+    with ExitStack() as stack:
+        step = _driver(instance, drive, stack) if drive is not None else None
+        return _follow(instance, backfill_id, step, progress)
 
-    started, last, reported = time.perf_counter(), "", set()
+
+def _driver(instance: dg.DagsterInstance, workspace: object, stack: ExitStack) -> Callable[[], None]:
+    """One iteration of the daemons a backfill needs: the backfill daemon's and, when the
+    instance queues runs, the run-queue daemon's."""
+    from dagster._core.run_coordinator import QueuedRunCoordinator
+    from dagster._daemon.backfill import execute_backfill_iteration
+    from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import QueuedRunCoordinatorDaemon
+
     logger = logging.getLogger("threadx.backfill")
+    queue = None
+    if isinstance(instance.run_coordinator, QueuedRunCoordinator):
+        queue = stack.enter_context(QueuedRunCoordinatorDaemon(interval_seconds=POLL_S))
+
+    def step() -> None:
+        list(execute_backfill_iteration(workspace, logger))
+        if queue is not None:
+            list(queue.run_iteration(workspace))
+
+    return step
+
+
+def _follow(instance: dg.DagsterInstance, backfill_id: str, step: Callable[[], None] | None,
+            progress: Callable[[str], None]) -> BackfillOutcome:
+    started, last, reported = time.perf_counter(), "", set()
     while True:
-        if drive is not None:
-            list(execute_backfill_iteration(drive, logger))
+        if step is not None:
+            step()
         backfill = instance.get_backfill(backfill_id)
         data = backfill.asset_backfill_data
         total = data.target_subset.num_partitions_and_non_partitioned_assets
