@@ -39,6 +39,9 @@ INFO_LOGS = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 #: Backfill statuses after which nothing more happens.
 FINISHED = {BulkActionStatus.COMPLETED_SUCCESS, BulkActionStatus.COMPLETED_FAILED, BulkActionStatus.FAILED,
             BulkActionStatus.CANCELED, BulkActionStatus.COMPLETED}
+#: Run statuses of a run that has not ended.
+IN_PROGRESS = {DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
+               DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING}
 #: Seconds between two looks at the backfill (and, when driving it, between two iterations).
 POLL_S = 1.0
 
@@ -131,13 +134,14 @@ def follow(instance: dg.DagsterInstance, backfill_id: str, *, drive: object | No
     ``drive`` (a workspace context), run the backfill daemon's iteration from this process, and the
     run-queue daemon's when the instance queues runs."""
     with ExitStack() as stack:
-        step = _driver(instance, drive, stack) if drive is not None else None
+        step = _driver(instance, drive, stack, backfill_id) if drive is not None else None
         return _follow(instance, backfill_id, step, progress)
 
 
-def _driver(instance: dg.DagsterInstance, workspace: object, stack: ExitStack) -> Callable[[], None]:
-    """One iteration of the daemons a backfill needs: the backfill daemon's and, when the
-    instance queues runs, the run-queue daemon's."""
+def _driver(instance: dg.DagsterInstance, workspace: object, stack: ExitStack,
+            backfill_id: str) -> Callable[[], None]:
+    """One iteration of the daemons a backfill needs: the backfill daemon's, once the runs it
+    launched last have ended, and, when the instance queues runs, the run-queue daemon's."""
     from dagster._core.run_coordinator import QueuedRunCoordinator
     from dagster._daemon.backfill import execute_backfill_iteration
     from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import QueuedRunCoordinatorDaemon
@@ -148,7 +152,12 @@ def _driver(instance: dg.DagsterInstance, workspace: object, stack: ExitStack) -
         queue = stack.enter_context(QueuedRunCoordinatorDaemon(interval_seconds=POLL_S))
 
     def step() -> None:
-        list(execute_backfill_iteration(workspace, logger))
+        # like the daemon's 30 s tick, but no longer than the runs take: iterating while runs
+        # are going would launch each newly ready layer as runs of its own
+        active = instance.get_runs(RunsFilter(tags={BACKFILL_ID_TAG: backfill_id},
+                                              statuses=list(IN_PROGRESS)), limit=1)
+        if not active:
+            list(execute_backfill_iteration(workspace, logger))
         if queue is not None:
             list(queue.run_iteration(workspace))
 
