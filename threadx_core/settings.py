@@ -237,12 +237,12 @@ class Device:
 
 @dataclass(frozen=True)
 class Execution:
-    """How Dagster runs the steps of a launched run: ``executor`` (``multiprocess``: one process
-    per step on this machine, at most ``max_concurrent`` at once, 0 = one per CPU;
-    ``in_process``; ``celery``: steps go to Celery workers through ``broker``, results come back
-    through ``backend``)."""
+    """How Dagster runs the steps of a launched run: ``executor`` (``in_process``, the default:
+    every step in the run's process; ``multiprocess``: one process per step on this machine, at
+    most ``max_concurrent`` at once, 0 = one per CPU; ``celery``: steps go to Celery workers
+    through ``broker``, results come back through ``backend``)."""
 
-    executor: str = "multiprocess"
+    executor: str = "in_process"
     max_concurrent: int = 0
     broker: str = ""
     backend: str = ""

@@ -39,25 +39,39 @@ def _load(args: argparse.Namespace) -> tuple[settings.Settings, Path]:
 
 
 def _run(args: argparse.Namespace, symbols: list[str], month_labels: list[str], force: bool) -> int:
+    """Submit a backfill of ``symbols`` × ``month_labels`` (and the symbols' per-symbol reports)
+    and follow it to the end; the backfill daemon runs it, or this process when none is alive."""
     import dagster as dg
 
-    from threadx_pipeline.definitions import MONTH_JOB, SYMBOL_JOB, build_definitions
-    from threadx_pipeline.runs import backfill, per_symbol
+    from threadx_pipeline import runs
+    from threadx_pipeline.definitions import build_definitions
 
     cfg, path = _load(args)
+    os.environ["THREADX_CONFIG"] = str(path)  # the code server that launches the runs reads the same file
     home = _dagster_home(path.parent)
     print(f"settings: {path}\nDagster instance: {home}\n"
           f"{len(symbols)} symbol(s) × {len(month_labels)} month(s), source {cfg.source.kind}")
+    defs = build_definitions(path)
+    title = f"threadx {args.command} {','.join(symbols)} {month_labels[0]}..{month_labels[-1]}"
     with dg.DagsterInstance.get() as instance:
-        defs = build_definitions(path)
-        outcomes = backfill(defs, MONTH_JOB, instance, symbols, month_labels, force=force)
-        complete = sorted({o.symbol for o in outcomes} - {o.symbol for o in outcomes if not o.success})
-        outcomes += per_symbol(defs, SYMBOL_JOB, instance, complete)
-    failed = [o for o in outcomes if not o.success]
-    print(f"{len(outcomes) - len(failed)} run(s) succeeded, {len(failed)} failed")
-    for o in failed:
-        print(f"  {o.symbol} {o.month}: {o.error}", file=sys.stderr)
-    return 1 if failed else 0
+        driving = not runs.daemon_running(instance)
+    if driving:
+        print("no dagster-daemon running: driving the backfill from this process")
+    with dg.DagsterInstance.get() as instance:
+        backfill_id = runs.submit(defs, instance, symbols, month_labels, force=force, title=title)
+        print(f"backfill {backfill_id} submitted (Backfills page of the UI)")
+        if driving:
+            with runs.workspace(instance, path.parent) as context:
+                outcome = runs.follow(instance, backfill_id, drive=context)
+        else:
+            outcome = runs.follow(instance, backfill_id)
+    failed = [r for r in outcome.runs if not r.success]
+    print(f"backfill {backfill_id} {outcome.status.value.lower()}: {len(outcome.runs) - len(failed)} run(s) "
+          f"succeeded, {len(failed)} failed; {outcome.reused_sweeps} of {outcome.swept} sweep partition(s) "
+          f"reused (inputs and code unchanged)")
+    for r in failed:
+        print(f"  {r.symbol} {r.month}: {r.error}", file=sys.stderr)
+    return 0 if outcome.success else 1
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -1,13 +1,15 @@
 """Which Dagster executor runs the steps of a launched run, from ``[execution]`` of the settings.
 
-``multiprocess`` (default): one process per step on the machine that launched the run, at most
-``max_concurrent`` at once (0: Dagster's default, one per CPU); ``in_process``: every step in the
-run's own process; ``celery``: each step is a Celery task that a ``dagster-celery`` worker runs,
-on any machine that reaches the broker, the Dagster instance and the warehouse (docs/DEPLOY.md).
+``in_process`` (default): every step in the run's own process, so a run pays for loading the code
+once (a backfill's run holds a whole range of months, docs/ARCHITECTURE.md, Asset graph);
+``multiprocess``: one process per step on the machine that launched the run, at most
+``max_concurrent`` at once (0: Dagster's default, one per CPU); ``celery``: each step is a Celery
+task that a ``dagster-celery`` worker runs, on any machine that reaches the broker, the Dagster
+instance and the warehouse (docs/DEPLOY.md).
 
-Runs made with ``execute_in_process`` (``threadx demo``/``backfill``, the tests) always run in
-process, whatever is configured; the executor applies to runs launched through the instance: the
-UI, schedules, sensors, backfills of the daemon and ``dagster job execute``.
+Runs made with ``execute_in_process`` (``threadx aggregate``, the tests) always run in process,
+whatever is configured; the executor applies to runs launched through the instance: the UI,
+schedules, sensors, backfills (``threadx demo``/``backfill`` included) and ``dagster job execute``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from threadx_core.settings import Execution
 
 def executor(execution: Execution) -> dg.ExecutorDefinition | None:
     """The executor of every job for ``[execution]``; ``None`` keeps Dagster's default
-    (multiprocess for launched runs)."""
+    (multiprocess for launched runs, one process per CPU)."""
     if execution.executor == "in_process":
         return dg.in_process_executor
     if execution.executor == "celery":

@@ -1,12 +1,16 @@
 """The warehouse IO manager: one Parquet file per asset partition, Hive layout, atomic writes.
 
-Frames are validated against the schema named in the asset's ``threadx/schema`` metadata
-(``raw_1m`` or ``ohlcv``) before anything touches the disk, so a bad frame never replaces a good
-partition. An input whose ``AssetIn`` metadata sets ``threadx/by_month`` (the warm-up input:
-previous and current month) loads as ``{month: frame}`` holding only the partitions that exist.
+A symbol × month step may materialise several partitions at once (a backfill's range run:
+docs/ARCHITECTURE.md, Asset graph), so its outputs and inputs are ``{partition key: frame}``,
+one entry per partition of the step (a single-partition run has one). Frames are validated
+against the schema named in the asset's ``threadx/schema`` metadata (``raw_1m`` or ``ohlcv``)
+before anything touches the disk, so a bad frame never replaces a good partition. A per-symbol
+asset's output is a frame. An input whose ``AssetIn`` metadata sets ``threadx/by_month`` (a
+per-symbol asset's input: every stored month of the symbol) loads as ``{month: frame}`` holding
+only the partitions that exist.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import dagster as dg
 import pandas as pd
@@ -27,19 +31,28 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
 
     warehouse: WarehouseResource
 
-    def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
-        path = self.warehouse.path(context.asset_key.path[-1], context.asset_partition_key)
+    def handle_output(self, context: dg.OutputContext,
+                      obj: pd.DataFrame | Mapping[str, pd.DataFrame]) -> None:
+        asset = context.asset_key.path[-1]
+        keys = [str(k) for k in context.asset_partition_keys]
+        frames = obj if isinstance(obj, Mapping) else {keys[0]: obj}
+        if sorted(frames) != sorted(keys):
+            raise dg.Failure(f"{asset}: the step returned partitions {sorted(frames)}, "
+                             f"not the ones it materialises {sorted(keys)}")
         kind = (context.definition_metadata or {}).get("threadx/schema")
-        if kind in VALIDATORS:
-            obj = VALIDATORS[kind](obj, str(path))
-        written = storage.write_partition(obj, path)
-        context.add_output_metadata({"path": dg.MetadataValue.path(str(path)),
-                                     "bytes_written": dg.MetadataValue.int(written)})
+        paths = {k: self.warehouse.path(asset, k) for k in keys}
+        if kind in VALIDATORS:  # every partition first: a bad one leaves the step's files untouched
+            frames = {k: VALIDATORS[kind](frames[k], str(paths[k])) for k in keys}
+        for k in keys:
+            written = storage.write_partition(frames[k], paths[k])
+            # scoped to its partition: output metadata would be the same on every partition's event
+            metadata = {"path": dg.MetadataValue.path(str(paths[k])),
+                        "bytes_written": dg.MetadataValue.int(written)}
+            context.step_context.add_asset_metadata(metadata, asset_key=context.asset_key, partition_key=k)
 
-    def load_input(self, context: dg.InputContext) -> pd.DataFrame | dict[str, pd.DataFrame]:
-        asset, keys = context.asset_key.path[-1], context.asset_partition_keys
+    def load_input(self, context: dg.InputContext) -> dict[str, pd.DataFrame]:
+        asset, keys = context.asset_key.path[-1], [str(k) for k in context.asset_partition_keys]
         if not (context.definition_metadata or {}).get("threadx/by_month"):
-            (only,) = keys
-            return storage.read_partition(self.warehouse.path(asset, only))
+            return {k: storage.read_partition(self.warehouse.path(asset, k)) for k in keys}
         paths = {split(k)[1]: self.warehouse.path(asset, k) for k in keys}
         return {month: storage.read_partition(p) for month, p in sorted(paths.items()) if p.exists()}

@@ -24,20 +24,25 @@ def symbol_month(settings: Settings) -> dg.MultiPartitionsDefinition:
     return dg.MultiPartitionsDefinition({"symbol": SYMBOLS, "month": month_dim})
 
 
-def previous_and_current_month() -> dg.MultiPartitionMapping:
-    """Same symbol, previous and current month: the warm-up input of indicator caches. The
-    previous month of the first partition does not exist and is simply left out."""
-    with warnings.catch_warnings():  # MultiPartitionMapping is "beta"; DESIGN.md §14 checked it
+#: Every symbol × month asset: a backfill over a range runs as one run per symbol (per month when
+#: the range has fewer months than symbols), whose steps loop over the range in calendar order.
+SINGLE_RUN = dg.BackfillPolicy.single_run()
+# the policy is "beta" as an asset parameter; tested through Dagster here (tests/pipeline)
+warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
+
+
+def previous_month() -> dg.MultiPartitionMapping:
+    """Same symbol, previous month: the order-only self-dependency of indicator caches (a month's
+    warm-up reads the previous month, so a backfill must not run it first). Being a self-
+    dependency it never widens a backfill's target; the previous month of the first partition
+    does not exist and is left out."""
+    with warnings.catch_warnings():  # MultiPartitionMapping is "beta"; tested through Dagster
         warnings.simplefilter("ignore", dg.BetaWarning)
-        return _previous_and_current_month()
-
-
-def _previous_and_current_month() -> dg.MultiPartitionMapping:
-    return dg.MultiPartitionMapping({
-        "month": dg.DimensionPartitionMapping("month", dg.TimeWindowPartitionMapping(
-            start_offset=-1, end_offset=0, allow_nonexistent_upstream_partitions=True)),
-        "symbol": dg.DimensionPartitionMapping("symbol", dg.IdentityPartitionMapping()),
-    })
+        return dg.MultiPartitionMapping({
+            "month": dg.DimensionPartitionMapping("month", dg.TimeWindowPartitionMapping(
+                start_offset=-1, end_offset=-1, allow_nonexistent_upstream_partitions=True)),
+            "symbol": dg.DimensionPartitionMapping("symbol", dg.IdentityPartitionMapping()),
+        })
 
 
 def every_month_of(assets: list[str]) -> dict[str, dg.AssetIn]:
@@ -63,6 +68,13 @@ def split(partition_key: str | dg.MultiPartitionKey) -> tuple[str, str]:
     # Dagster joins dimension keys with "|" in the alphabetical order of the dimension names.
     month, symbol = partition_key.split("|")
     return symbol, month
+
+
+def step_keys(context: dg.AssetExecutionContext) -> list[tuple[str, str, str]]:
+    """``(partition key, symbol, month)`` of every partition the step materialises (one in a
+    single-partition run, a whole range in a backfill's run), symbol by symbol in calendar order:
+    the order a month's warm-up needs (its previous month first)."""
+    return sorted(((str(k), *split(k)) for k in context.partition_keys), key=lambda t: (t[1], t[2]))
 
 
 def register_symbols(instance: dg.DagsterInstance, symbols: tuple[str, ...] | list[str]) -> list[str]:

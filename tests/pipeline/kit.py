@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -38,3 +41,11 @@ def materialization(result, asset, node=None):
 
 def checks(result):
     return {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
+
+
+def threadx(*args, home, cwd) -> subprocess.CompletedProcess:
+    """Run the ``threadx`` command with ``DAGSTER_HOME=home`` in ``cwd`` (no ``THREADX_CONFIG``)."""
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    env.pop("THREADX_CONFIG", None)
+    return subprocess.run([sys.executable, "-m", "threadx_pipeline.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)

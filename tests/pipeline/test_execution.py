@@ -23,7 +23,8 @@ def executors(tmp_path, block: str) -> set[str]:
 
 
 @pytest.mark.parametrize(("block", "name"), [
-    ("", "multi_or_in_process_executor"),              # default: Dagster's own, unchanged
+    ("", "in_process"),                                # default: a run loads the code once
+    ('executor = "multiprocess"\n', "multi_or_in_process_executor"),  # Dagster's own
     ('executor = "multiprocess"\nmax_concurrent = 3\n', "multiprocess"),
     ('executor = "in_process"\n', "in_process"),
     (f'executor = "celery"\n{BROKER}', "celery"),
@@ -33,7 +34,8 @@ def test_every_job_gets_the_configured_executor(tmp_path, block, name):
 
 
 def test_max_concurrent_reaches_the_multiprocess_executor(tmp_path):
-    defs = build_definitions(write_project(tmp_path, extra="[execution]\nmax_concurrent = 3\n"))
+    block = '[execution]\nexecutor = "multiprocess"\nmax_concurrent = 3\n'
+    defs = build_definitions(write_project(tmp_path, extra=block))
     with dg.instance_for_test():
         resolved = defs.resolve_job_def(MONTH_JOB).executor_def.config_schema.resolve_config({}).value
     assert resolved["config"]["max_concurrent"] == 3

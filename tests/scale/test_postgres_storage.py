@@ -1,5 +1,5 @@
 """Run, event and schedule storage in PostgreSQL: a run launched through the instance (``dagster
-job execute``, Dagster's default multiprocess executor) leaves its run, its materialisations and
+job execute``, the configured executor) leaves its run, its materialisations and
 its schedule state in the server, where a second instance on the same DAGSTER_HOME finds them."""
 
 from __future__ import annotations

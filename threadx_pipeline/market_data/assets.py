@@ -1,9 +1,9 @@
 """``raw_1m`` (1m truth, from the configured source) and ``ohlcv_<tf>`` (resampled from it).
 
-Each asset body reads its input, calls one ``threadx_core`` function, and returns the frame with
-metadata; its checks run on the frame being stored, per partition, and show in the UI.
+Each asset body reads its input, calls one ``threadx_core`` function per partition of the step
+(one, or a backfill's range in calendar order), and returns ``{partition key: frame}`` with each
+partition's metadata; its checks run on the frames being stored and show in the UI.
 """
-
 
 import time
 from collections.abc import Iterator
@@ -16,8 +16,9 @@ from threadx_core.data.ingest import ingest_month
 from threadx_core.data.resample import resample
 from threadx_core.research.provenance import modules_version
 from threadx_core.settings import Settings
+from threadx_pipeline.checks import check_result
 from threadx_pipeline.market_data import GROUP, OWNERS
-from threadx_pipeline.partitions import split
+from threadx_pipeline.partitions import SINGLE_RUN, step_keys
 from threadx_pipeline.resources import MarketDataResource
 from threadx_pipeline.warehouse import WarehouseResource
 
@@ -41,12 +42,6 @@ def _time_range(frame: pd.DataFrame) -> dict[str, dg.MetadataValue]:
             "last": dg.MetadataValue.text(str(frame["open_time"].iloc[-1]))}
 
 
-def _check(name: str, asset: str, outcome: quality.CheckOutcome,
-           severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(check_name=name, asset_key=asset, passed=outcome.passed, severity=severity,
-                               description=outcome.description, metadata=outcome.metadata)
-
-
 def build_raw_1m(settings: Settings, partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     """The ``raw_1m`` asset over ``partitions_def``."""
     policy = settings.gaps
@@ -54,7 +49,7 @@ def build_raw_1m(settings: Settings, partitions_def: dg.PartitionsDefinition) ->
     @dg.asset(
         name="raw_1m", partitions_def=partitions_def, group_name=GROUP, owners=OWNERS,
         kinds={"pandas", "parquet"}, code_version=modules_version(*INGEST_MODULES),
-        metadata={"threadx/schema": "raw_1m"},
+        backfill_policy=SINGLE_RUN, metadata={"threadx/schema": "raw_1m"},
         check_specs=[
             dg.AssetCheckSpec("schema_valid", asset="raw_1m",
                               description="pandera raw_1m schema: dtypes, prices > 0, OHLC coherence"),
@@ -66,31 +61,39 @@ def build_raw_1m(settings: Settings, partitions_def: dg.PartitionsDefinition) ->
     )
     def raw_1m(context: dg.AssetExecutionContext, config: IngestConfig, warehouse: WarehouseResource,
                market: MarketDataResource) -> Iterator:
-        """Closed 1-minute candles of one symbol-month from the configured source; the current
-        month is topped up (only what follows the last stored candle is fetched)."""
-        symbol, month = split(context.partition_key)
-        existing = warehouse.read("raw_1m", symbol, month)
-        started = time.perf_counter()
-        result = ingest_month(market.source(), symbol, month, existing=existing, now=market.now(),
-                              force=config.force, fill=policy.fill, max_fill_minutes=policy.max_fill_minutes)
-        elapsed = time.perf_counter() - started
-        frame, gaps = result.frame, result.gaps
-        context.log.info(f"{symbol} {month}: {result.action}, {result.fetched_rows} candles fetched, "
-                         f"{len(frame)} stored, {gaps.missing} minutes missing, {elapsed:.2f} s")
-        completeness = quality.completeness(gaps, policy.completeness_warn)
-        yield dg.Output(frame, metadata={
-            "rows": len(frame), **_time_range(frame),
-            "source": frame.attrs.get("source", "-"), "action": result.action,
-            "fetched_rows": result.fetched_rows,
-            "fetched_through": frame.attrs.get("fetched_through", "-"),
-            "missing_minutes": gaps.missing, "completeness": round(gaps.ratio, 6),
-            "first_gaps": completeness.metadata["first_gaps"],
-            "filled_minutes": int(frame["filled"].sum()),
-            "elapsed_s": round(elapsed, 3),
-        })
-        yield _check("schema_valid", "raw_1m", quality.schema_valid(frame, "raw_1m", f"{symbol} {month}"))
-        yield _check("unique_sorted", "raw_1m", quality.unique_sorted(frame))
-        yield _check("completeness", "raw_1m", completeness, dg.AssetCheckSeverity.WARN)
+        """Closed 1-minute candles of each symbol-month of the step from the configured source; the
+        current month is topped up (only what follows the last stored candle is fetched)."""
+        frames, checks = {}, {"schema_valid": {}, "unique_sorted": {}, "completeness": {}}
+        for partition, symbol, month in step_keys(context):
+            existing = warehouse.read("raw_1m", symbol, month)
+            started = time.perf_counter()
+            result = ingest_month(market.source(), symbol, month, existing=existing, now=market.now(),
+                                  force=config.force, fill=policy.fill,
+                                  max_fill_minutes=policy.max_fill_minutes)
+            elapsed = time.perf_counter() - started
+            frame, gaps = result.frame, result.gaps
+            context.log.info(f"{symbol} {month}: {result.action}, {result.fetched_rows} candles fetched, "
+                             f"{len(frame)} stored, {gaps.missing} minutes missing, {elapsed:.2f} s")
+            completeness = quality.completeness(gaps, policy.completeness_warn)
+            context.add_asset_metadata({
+                "rows": len(frame), **_time_range(frame),
+                "source": frame.attrs.get("source", "-"), "action": result.action,
+                "fetched_rows": result.fetched_rows,
+                "fetched_through": frame.attrs.get("fetched_through", "-"),
+                "missing_minutes": gaps.missing, "completeness": round(gaps.ratio, 6),
+                "first_gaps": completeness.metadata["first_gaps"],
+                "filled_minutes": int(frame["filled"].sum()),
+                "elapsed_s": round(elapsed, 3),
+            }, partition_key=partition)
+            label = f"{symbol} {month}"
+            frames[partition] = frame
+            checks["schema_valid"][label] = quality.schema_valid(frame, "raw_1m", label)
+            checks["unique_sorted"][label] = quality.unique_sorted(frame)
+            checks["completeness"][label] = completeness
+        yield dg.Output(frames)
+        yield check_result("schema_valid", "raw_1m", checks["schema_valid"])
+        yield check_result("unique_sorted", "raw_1m", checks["unique_sorted"])
+        yield check_result("completeness", "raw_1m", checks["completeness"], dg.AssetCheckSeverity.WARN)
 
     return raw_1m
 
@@ -102,7 +105,8 @@ def build_ohlcv(tf: str, partitions_def: dg.PartitionsDefinition) -> dg.AssetsDe
     @dg.asset(
         name=name, partitions_def=partitions_def, group_name=GROUP, owners=OWNERS,
         kinds={"pandas", "parquet"}, code_version=modules_version("threadx_core.data.resample"),
-        ins={"raw_1m": dg.AssetIn("raw_1m")}, metadata={"threadx/schema": "ohlcv", "timeframe": tf},
+        backfill_policy=SINGLE_RUN, ins={"raw_1m": dg.AssetIn("raw_1m")},
+        metadata={"threadx/schema": "ohlcv", "timeframe": tf},
         check_specs=[
             dg.AssetCheckSpec("schema_valid", asset=name,
                               description="pandera ohlcv schema: dtypes, prices > 0, OHLC coherence"),
@@ -110,23 +114,30 @@ def build_ohlcv(tf: str, partitions_def: dg.PartitionsDefinition) -> dg.AssetsDe
                               description=f"{tf} rebuilt from a finer timeframe equals {tf} built from 1m"),
         ],
     )
-    def ohlcv(context: dg.AssetExecutionContext, raw_1m: pd.DataFrame) -> Iterator:
-        """``raw_1m`` of one symbol-month resampled to the asset's timeframe (bins aligned on UTC,
-        each flagged ``complete`` or not), checked against the schema and against the same bars
-        rebuilt from a finer timeframe."""
-        symbol, month = split(context.partition_key)
-        started = time.perf_counter()
-        frame = resample(raw_1m, tf)
-        elapsed = time.perf_counter() - started
-        incomplete = int((~frame["complete"]).sum())
-        context.log.info(f"{symbol} {month}: {len(raw_1m)} candles → {len(frame)} {tf} bars "
-                         f"({incomplete} incomplete) in {elapsed:.3f} s")
-        yield dg.Output(frame, metadata={
-            "rows": len(frame), **_time_range(frame), "timeframe": tf,
-            "incomplete_bins": incomplete, "elapsed_s": round(elapsed, 4),
-        })
-        yield _check("schema_valid", name, quality.schema_valid(frame, "ohlcv", f"{symbol} {month} {tf}"))
-        yield _check("resample_consistency", name, quality.resample_consistency(raw_1m, frame, tf))
+    def ohlcv(context: dg.AssetExecutionContext, raw_1m: dict[str, pd.DataFrame]) -> Iterator:
+        """``raw_1m`` of each symbol-month of the step resampled to the asset's timeframe (bins
+        aligned on UTC, each flagged ``complete`` or not), checked against the schema and against
+        the same bars rebuilt from a finer timeframe."""
+        frames, schema_ok, consistent = {}, {}, {}
+        for partition, symbol, month in step_keys(context):
+            minutes = raw_1m[partition]
+            started = time.perf_counter()
+            frame = resample(minutes, tf)
+            elapsed = time.perf_counter() - started
+            incomplete = int((~frame["complete"]).sum())
+            context.log.info(f"{symbol} {month}: {len(minutes)} candles → {len(frame)} {tf} bars "
+                             f"({incomplete} incomplete) in {elapsed:.3f} s")
+            context.add_asset_metadata({
+                "rows": len(frame), **_time_range(frame), "timeframe": tf,
+                "incomplete_bins": incomplete, "elapsed_s": round(elapsed, 4),
+            }, partition_key=partition)
+            label = f"{symbol} {month}"
+            frames[partition] = frame
+            schema_ok[label] = quality.schema_valid(frame, "ohlcv", f"{label} {tf}")
+            consistent[label] = quality.resample_consistency(minutes, frame, tf)
+        yield dg.Output(frames)
+        yield check_result("schema_valid", name, schema_ok)
+        yield check_result("resample_consistency", name, consistent)
 
     return ohlcv
 

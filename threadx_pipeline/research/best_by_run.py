@@ -9,7 +9,7 @@ from threadx_core.research import best_by_run as core
 from threadx_core.research.provenance import SWEEP_MODULES, modules_version
 from threadx_core.settings import Settings
 from threadx_pipeline.metadata import image
-from threadx_pipeline.partitions import split
+from threadx_pipeline.partitions import SINGLE_RUN, step_keys
 from threadx_pipeline.research import GROUP, OWNERS
 from threadx_pipeline.warehouse import WarehouseResource
 
@@ -28,18 +28,9 @@ def build_best_by_run(settings: Settings, partitions_def: dg.PartitionsDefinitio
     ins = {f"{asset}_{tf}": dg.AssetIn(f"{asset}_{tf}") for asset in ("sweep", "ohlcv", "indicators")
            for tf in tfs}
 
-    @dg.asset(name="best_by_run", partitions_def=partitions_def, group_name=GROUP, owners=OWNERS,
-              kinds={"pandas", "parquet"}, code_version=modules_version(*SELECTION_MODULES), ins=ins)
-    def best_by_run(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
-                    **frames: pd.DataFrame) -> dg.Output:
-        """The ``top_k`` combinations by ``[selection] objective`` (min-trades filter, metric
-        directions, tie-breaks of docs/ARCHITECTURE.md, Sweeps, selection and research) across the
-        sweep timeframes, and the Pareto front of total return vs max drawdown; the run id names
-        grid, data and code. Rank 1 (when a row passes the filter) is re-run by the reference
-        engine, which must reproduce its stored result (else the asset fails), and exported under
-        ``<warehouse>/reports/<symbol>/<month>/``: trades (CSV, Parquet), the selection (JSON),
-        its equity + drawdown chart."""
-        symbol, month = split(context.partition_key)
+    def _select(context: dg.AssetExecutionContext, warehouse: WarehouseResource, partition: str, symbol: str,
+                month: str, frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+        """One symbol-month's selection, exported, its metadata added; returns the top rows."""
         best = core.best_by_run({tf: frames[f"sweep_{tf}"] for tf in tfs},
                                 {tf: frames[f"ohlcv_{tf}"] for tf in tfs},
                                 {tf: frames[f"indicators_{tf}"] for tf in tfs},
@@ -51,7 +42,7 @@ def build_best_by_run(settings: Settings, partitions_def: dg.PartitionsDefinitio
             "selection_trades_csv": dg.MetadataValue.path(str(exported[f"{core.EXPORT_PREFIX}_trades.csv"]))}
         context.log.info(f"{symbol} {month}: {len(best.top)} best of {best.candidates} rows by "
                          f"{chosen.objective}; Pareto front {len(best.front)} points; run {best.run_id}")
-        return dg.Output(best.top, metadata={
+        context.add_asset_metadata({
             "run_id": best.run_id, "objective": chosen.objective, "min_trades": chosen.min_trades,
             "reports": dg.MetadataValue.path(str(warehouse.reports(symbol, month))),
             "candidates": best.candidates, "eligible": best.eligible,
@@ -61,6 +52,25 @@ def build_best_by_run(settings: Settings, partitions_def: dg.PartitionsDefinitio
                 best.front, (*PARAM_DISPLAY_COLUMNS, "total_return", "max_drawdown", "sharpe"),
                 label="timeframe")),
             **{name: image(name, png) for name, png in best.charts.items()}, **selected,
-        })
+        }, partition_key=partition)
+        return best.top
+
+    @dg.asset(name="best_by_run", partitions_def=partitions_def, group_name=GROUP, owners=OWNERS,
+              kinds={"pandas", "parquet"}, code_version=modules_version(*SELECTION_MODULES), ins=ins,
+              backfill_policy=SINGLE_RUN)
+    def best_by_run(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                    **frames: dict[str, pd.DataFrame]) -> dg.Output:
+        """The ``top_k`` combinations by ``[selection] objective`` (min-trades filter, metric
+        directions, tie-breaks of docs/ARCHITECTURE.md, Sweeps, selection and research) across the
+        sweep timeframes, and the Pareto front of total return vs max drawdown; the run id names
+        grid, data and code. Rank 1 (when a row passes the filter) is re-run by the reference
+        engine, which must reproduce its stored result (else the asset fails), and exported under
+        ``<warehouse>/reports/<symbol>/<month>/``: trades (CSV, Parquet), the selection (JSON),
+        its equity + drawdown chart."""
+        tops = {}
+        for partition, symbol, month in step_keys(context):
+            tops[partition] = _select(context, warehouse, partition, symbol, month,
+                                      {name: months[partition] for name, months in frames.items()})
+        return dg.Output(tops)
 
     return best_by_run

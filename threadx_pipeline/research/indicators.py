@@ -1,4 +1,10 @@
-"""``indicators_<tf>``: every window the grid needs, warmed up on the previous month."""
+"""``indicators_<tf>``: every window the grid needs, warmed up on the previous month.
+
+The previous month is read by the body, not through an input mapping (which would widen a
+backfill past the months asked for: docs/ARCHITECTURE.md, Asset graph): its bars and its cache
+come from earlier in the same step's calendar-ordered loop, or else from the warehouse. An
+order-only self-dependency on the previous month makes a backfill run months in that order.
+"""
 
 import time
 
@@ -9,7 +15,7 @@ from threadx_core import times
 from threadx_core.indicators.cache import decode_states, month_indicators
 from threadx_core.research.provenance import modules_version
 from threadx_core.settings import Settings
-from threadx_pipeline.partitions import previous_and_current_month, split
+from threadx_pipeline.partitions import SINGLE_RUN, previous_month, step_keys
 from threadx_pipeline.research import GROUP, OWNERS
 from threadx_pipeline.warehouse import WarehouseResource
 
@@ -33,31 +39,42 @@ def build_indicators(tf: str, settings: Settings,
     @dg.asset(
         name=name, partitions_def=partitions_def, group_name=GROUP, owners=OWNERS,
         kinds={"numba", "parquet"}, code_version=modules_version(*INDICATOR_MODULES),
-        ins={"ohlcv": dg.AssetIn(f"ohlcv_{tf}", partition_mapping=previous_and_current_month(),
-                                 metadata={"threadx/by_month": True})},
+        backfill_policy=SINGLE_RUN,
+        ins={"ohlcv": dg.AssetIn(f"ohlcv_{tf}"),
+             "previous": dg.AssetIn(name, partition_mapping=previous_month(), dagster_type=dg.Nothing)},
         metadata={"timeframe": tf, "bb_periods": bb_periods,
                   "atr_windows": [f"{p} {m}" for p, m in atr_windows]},
     )
     def indicators(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                    ohlcv: dict[str, pd.DataFrame]) -> dg.Output:
-        """Bollinger middle/σ and ATR for every window the grid and featured sets need, for one
-        symbol-month of ``tf`` bars; equal to the values computed on the whole series."""
-        symbol, month = split(context.partition_key)
-        before = times.previous_month(month)
-        previous_cache = warehouse.read(name, symbol, before)
-        states = decode_states(previous_cache.attrs.get("atr_state") if previous_cache is not None else None)
-        started = time.perf_counter()
-        cache = month_indicators(ohlcv[month], ohlcv.get(before), states, bb_periods, atr_windows)
-        elapsed = time.perf_counter() - started
-        if cache.history == "none":
-            context.log.warning(f"{symbol} {month} {tf}: no previous month, indicators start cold "
-                                f"(the first bars of each window are NaN)")
-        elif not cache.atr_exact:
-            context.log.warning(f"{symbol} {month} {tf}: no cache for {before}; recursive ATRs are "
-                                f"warmed up on {before}'s bars, converging but not exact")
-        return dg.Output(cache.frame, metadata={
-            "rows": len(cache.frame), "bb_periods": len(bb_periods), "atr_windows": len(atr_windows),
-            "history": cache.history, "warmup_bars": cache.warmup_bars, "atr_exact": cache.atr_exact,
-            "elapsed_s": round(elapsed, 4)})
+        """Bollinger middle/σ and ATR for every window the grid and featured sets need, for each
+        symbol-month of ``tf`` bars of the step; equal to the values computed on the whole series."""
+        bars = {(symbol, month): ohlcv[partition] for partition, symbol, month in step_keys(context)}
+        caches: dict[tuple[str, str], pd.DataFrame] = {}
+        for partition, symbol, month in step_keys(context):
+            before = times.previous_month(month)
+            previous_bars = bars.get((symbol, before))
+            if previous_bars is None:
+                previous_bars = warehouse.read(f"ohlcv_{tf}", symbol, before)
+            previous_cache = caches.get((symbol, before))
+            if previous_cache is None:
+                previous_cache = warehouse.read(name, symbol, before)
+            states = decode_states(None if previous_cache is None else previous_cache.attrs.get("atr_state"))
+            started = time.perf_counter()
+            cache = month_indicators(bars[(symbol, month)], previous_bars, states, bb_periods, atr_windows)
+            elapsed = time.perf_counter() - started
+            if cache.history == "none":
+                context.log.warning(f"{symbol} {month} {tf}: no previous month, indicators start cold "
+                                    f"(the first bars of each window are NaN)")
+            elif not cache.atr_exact:
+                context.log.warning(f"{symbol} {month} {tf}: no cache for {before}; recursive ATRs are "
+                                    f"warmed up on {before}'s bars, converging but not exact")
+            caches[(symbol, month)] = cache.frame
+            context.add_asset_metadata({
+                "rows": len(cache.frame), "bb_periods": len(bb_periods), "atr_windows": len(atr_windows),
+                "history": cache.history, "warmup_bars": cache.warmup_bars, "atr_exact": cache.atr_exact,
+                "elapsed_s": round(elapsed, 4)}, partition_key=partition)
+        return dg.Output({partition: caches[(symbol, month)]
+                          for partition, symbol, month in step_keys(context)})
 
     return indicators
