@@ -8,6 +8,7 @@ import dagster as dg
 
 from threadx_core import times
 from threadx_core.settings import Settings
+from threadx_core.symbols import check_symbol
 
 SYMBOLS = dg.DynamicPartitionsDefinition(name="symbols")
 MONTH_FORMAT = "%Y-%m"
@@ -78,7 +79,11 @@ def step_keys(context: dg.AssetExecutionContext) -> list[tuple[str, str, str]]:
 
 
 def register_symbols(instance: dg.DagsterInstance, symbols: tuple[str, ...] | list[str]) -> list[str]:
-    """Add the ``symbols`` not yet registered as partitions; returns those added."""
+    """Add the ``symbols`` not yet registered as partitions; returns those added. Every symbol is
+    checked first (:func:`threadx_core.symbols.check_symbol`): a hostile key such as ``../x``
+    never becomes a partition."""
+    for symbol in symbols:
+        check_symbol(symbol)
     missing = [s for s in symbols if not instance.has_dynamic_partition(SYMBOLS.name, s)]
     if missing:
         instance.add_dynamic_partitions(SYMBOLS.name, missing)

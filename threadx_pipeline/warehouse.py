@@ -42,8 +42,7 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def reports(self, symbol: str, month: str | None = None) -> Path:
         """The report folder of ``symbol`` (per-symbol reports), or of its ``month``."""
-        folder = self.root / "reports" / symbol
-        return folder / month if month else folder
+        return storage.reports_path(self.root, symbol, month)
 
     def export(self, files: Mapping[str, bytes], symbol: str, month: str | None = None, *,
                replacing: str | None = None) -> dict[str, Path]:

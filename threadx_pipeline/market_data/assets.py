@@ -6,11 +6,12 @@ partition's metadata; its checks run on the frames being stored and show in the 
 """
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import dagster as dg
 import pandas as pd
 
+from threadx_core import storage
 from threadx_core.data import quality
 from threadx_core.data.ingest import ingest_month
 from threadx_core.data.resample import resample
@@ -65,7 +66,7 @@ def build_raw_1m(settings: Settings, partitions_def: dg.PartitionsDefinition) ->
         current month is topped up (only what follows the last stored candle is fetched)."""
         frames, checks = {}, {"schema_valid": {}, "unique_sorted": {}, "completeness": {}}
         for partition, symbol, month in step_keys(context):
-            existing = warehouse.read("raw_1m", symbol, month)
+            existing = _stored_month(warehouse, symbol, month, force=config.force, log=context.log.warning)
             started = time.perf_counter()
             result = ingest_month(market.source(), symbol, month, existing=existing, now=market.now(),
                                   force=config.force, fill=policy.fill,
@@ -146,3 +147,17 @@ def build(settings: Settings, partitions_def: dg.PartitionsDefinition) -> list[d
     """``raw_1m`` and one ``ohlcv_<tf>`` per ``[timeframes] derive`` entry."""
     return [build_raw_1m(settings, partitions_def),
             *(build_ohlcv(tf, partitions_def) for tf in settings.timeframes.derive)]
+
+
+def _stored_month(warehouse: WarehouseResource, symbol: str, month: str, *, force: bool,
+                  log: Callable[[str], None]) -> pd.DataFrame | None:
+    """The stored ``raw_1m`` month to top up. A corrupt file fails the step (naming it) unless
+    ``force`` is set: a forced re-fetch replaces the whole month, so the corrupt file is treated as
+    absent and overwritten atomically by the fresh one."""
+    try:
+        return warehouse.read("raw_1m", symbol, month)
+    except storage.CorruptPartitionError as error:
+        if not force:
+            raise
+        log(f"{symbol} {month}: {error}; re-fetching the whole month (force)")
+        return None
