@@ -1,7 +1,7 @@
 """Declarative automation, evaluated as the daemon evaluates it (``evaluate_automation_conditions``
 with the cursor of the previous tick): a month materialised brings its symbol's reports up to date
-once, the top-up's own assets are not requested again, and ``raw_1m`` alone brings its month's
-derived assets along."""
+once (on the 1st, after both of its months), the top-up's own assets are not requested again,
+and ``raw_1m`` alone brings its month's derived assets along."""
 
 from __future__ import annotations
 
@@ -69,3 +69,24 @@ def test_the_automation_sensor_is_on_by_default_and_targets_every_automated_asse
     sensor = build_definitions(project).resolve_sensor_def(SENSOR)
     assert isinstance(sensor, dg.AutomationConditionSensorDefinition)
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def test_on_the_first_the_reports_wait_for_the_symbols_second_month_and_run_once(project):
+    # the top-up of the 1st: two runs of BTCUSDT (the finished month, then the new one)
+    with dg.instance_for_test() as instance:
+        register_symbols(instance, ["BTCUSDT", "ETHUSDT"])
+        defs = build_definitions(project, frozen_now=NOW)
+        job = defs.resolve_job_def(MONTH_JOB)
+        before = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        assert run(project, instance, "BTCUSDT", "2024-02", now=NOW).success
+        # the second month's run is submitted, not yet ended, at the daemon's next tick
+        pending = instance.create_run_for_job(job, run_config={}, tags=dict(
+            job.partitions_def.get_tags_for_partition_key(key("BTCUSDT", "2024-03"))))
+        waiting = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=before.cursor)
+        assert waiting.total_requested == 0
+        instance.report_run_canceled(pending)  # it stands for the run that now runs to its end:
+        assert run(project, instance, "BTCUSDT", "2024-03", now=NOW).success
+        after = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=waiting.cursor)
+        assert requested(after, defs) == {"walk_forward": {"BTCUSDT"}, "full_period": {"BTCUSDT"}}
+        again = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=after.cursor)
+        assert again.total_requested == 0
