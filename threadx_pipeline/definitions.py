@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from threadx_pipeline import execution, partitions
+from threadx_pipeline import automation, execution, partitions
 from threadx_pipeline.config import load_settings, settings_path
 from threadx_pipeline.io_manager import WarehouseIOManager
 from threadx_pipeline.market_data import assets as market_data
@@ -29,8 +29,11 @@ def build_definitions(path: str | Path, *, frozen_now: str | None = None) -> dg.
     """
     cfg = load_settings(path)
     symbol_month = partitions.symbol_month(cfg)
-    assets = [*market_data.build(cfg, symbol_month), *research.build(cfg, symbol_month)]
-    per_symbol = [build_walk_forward(cfg), build_full_period(cfg)]
+    # raw_1m is fetched when the schedule, a person or a backfill says; what derives from it follows
+    assets = [a if a.keys == {market_data.RAW} else automation.automate(a, automation.follow_months)
+              for a in (*market_data.build(cfg, symbol_month), *research.build(cfg, symbol_month))]
+    per_symbol = [automation.automate(a, automation.follow_symbol)
+                  for a in (build_walk_forward(cfg), build_full_period(cfg))]
     symbol_job = dg.define_asset_job(SYMBOL_JOB, selection=dg.AssetSelection.assets(*per_symbol),
                                      description="walk-forward decision report and full-period metrics "
                                                  "(every stored month, unless configured) of one symbol")
@@ -43,7 +46,7 @@ def build_definitions(path: str | Path, *, frozen_now: str | None = None) -> dg.
         assets=[*assets, *per_symbol],
         jobs=[job, symbol_job],
         schedules=[build_daily_top_up(job, cfg)],
-        sensors=[build_register_symbols(cfg)],
+        sensors=[build_register_symbols(cfg), automation.build_sensor()],
         executor=execution.executor(cfg.execution),  # every job's, from [execution]; None: Dagster's default
         resources={
             "threadx": settings,

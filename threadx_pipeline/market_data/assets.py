@@ -27,6 +27,8 @@ from threadx_pipeline.warehouse import WarehouseResource
 #: the offline generator; a Binance client only passes on the exchange's candles.
 INGEST_MODULES = ("threadx_core.data.ingest", "threadx_core.data.gaps", "threadx_core.data.sources",
                   "threadx_core.data.synthetic")
+#: The root of the month graph: fetched, never derived.
+RAW = dg.AssetKey("raw_1m")
 
 
 class IngestConfig(dg.Config):

@@ -1,0 +1,65 @@
+"""Declarative automation: new candles bring everything downstream up to date.
+
+``raw_1m`` has no condition: the ``daily_top_up`` schedule (or a person, or a backfill) decides
+when candles are fetched. Every other asset follows its inputs:
+
+- a symbol × month asset is requested when an input month of it updated in a run that did not
+  also target it (Dagster's ``any_deps_updated`` ignores updates made by a run that plans the
+  asset itself), so the top-up, which runs the whole month graph in one run, requests nothing a
+  second time, while ``raw_1m`` materialised alone (UI, ``dagster asset materialize``) brings its
+  months' derived assets up to date;
+- a per-symbol report is requested once per symbol when any month of its sweeps updated, after
+  no month of that symbol is in progress any more (a range of months, a top-up of two months on
+  the 1st: one request after them all, never one per month).
+
+Requests of several partitions in one tick are submitted as one backfill (``emit_backfills``),
+which the single-run backfill policy turns into one run per symbol per layer, not a run per
+partition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import dagster as dg
+
+SENSOR = "threadx_automation"
+
+
+def follow_months(asset: dg.AssetKey) -> dg.AutomationCondition:
+    """The condition of a derived symbol × month ``asset``: an input month updated (by a run that
+    did not target ``asset``) or is requested on this tick, since ``asset`` was last requested or
+    materialised, no input missing, nothing upstream or of ``asset`` in progress. Unlike
+    ``eager()`` it reacts in every month, not only the latest (a backfill of old ``raw_1m`` months
+    is followed too), and never to a partition that merely appears (the first of a month is the
+    top-up's). The order-only dependency of ``asset`` on its own previous month (indicator caches)
+    is ignored: it carries no data, so the previous month updating makes nothing stale here."""
+    own = dg.AssetSelection.assets(asset)
+    return (dg.AutomationCondition.any_deps_updated().ignore(own).since_last_handled()
+            & ~dg.AutomationCondition.any_deps_missing().ignore(own)
+            & ~dg.AutomationCondition.any_deps_in_progress()
+            & ~dg.AutomationCondition.in_progress()).with_label("follow_months")
+
+
+def follow_symbol(_asset: dg.AssetKey) -> dg.AutomationCondition:
+    """The condition of a per-symbol report: a month of the symbol's sweeps updated, or is
+    requested on this tick, since the report was last requested or materialised; waits while a
+    month of the symbol (or the report) is in progress. Months never stored are not waited for:
+    a report reads the stored months only."""
+    return (dg.AutomationCondition.any_deps_updated().since_last_handled()
+            & ~dg.AutomationCondition.any_deps_in_progress()
+            & ~dg.AutomationCondition.in_progress()).with_label("follow_symbol")
+
+
+def automate(asset: dg.AssetsDefinition,
+             condition: Callable[[dg.AssetKey], dg.AutomationCondition]) -> dg.AssetsDefinition:
+    """``asset`` with ``condition(key)`` on every asset ``key`` it defines."""
+    return asset.map_asset_specs(
+        lambda spec: spec.replace_attributes(automation_condition=condition(spec.key)))
+
+
+def build_sensor() -> dg.AutomationConditionSensorDefinition:
+    """The sensor evaluating every asset's condition, on by default like the schedule."""
+    return dg.AutomationConditionSensorDefinition(
+        SENSOR, target=dg.AssetSelection.all(), default_status=dg.DefaultSensorStatus.RUNNING,
+        description="derived months follow their inputs; per-symbol reports follow their symbol's months")
