@@ -66,7 +66,10 @@ def test_raw_1m_materialised_alone_brings_its_month_then_the_reports_along(proje
 
 
 def test_the_automation_sensor_is_on_by_default_and_targets_every_automated_asset(project):
-    sensor = build_definitions(project).resolve_sensor_def(SENSOR)
+    # resolving reads dynamic partitions: give it an instance of its own (not one an earlier test
+    # left current)
+    with dg.instance_for_test():
+        sensor = build_definitions(project).resolve_sensor_def(SENSOR)
     assert isinstance(sensor, dg.AutomationConditionSensorDefinition)
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
 
