@@ -55,9 +55,8 @@ def _run(args: argparse.Namespace, symbols: list[str], month_labels: list[str], 
     title = f"threadx {args.command} {','.join(symbols)} {month_labels[0]}..{month_labels[-1]}"
     with dg.DagsterInstance.get() as instance:
         driving = not runs.daemon_running(instance)
-    if driving:
-        print("no dagster-daemon running: driving the backfill from this process")
-    with dg.DagsterInstance.get() as instance:
+        if driving:
+            print("no dagster-daemon running: driving the backfill from this process")
         backfill_id = runs.submit(defs, instance, symbols, month_labels, force=force, title=title)
         print(f"backfill {backfill_id} submitted (Backfills page of the UI)")
         if driving:

@@ -253,36 +253,24 @@ def _sweep_reuse(instance: dg.DagsterInstance, run_ids: set[str]) -> tuple[int, 
     return reused, swept
 
 
-def per_symbol(defs: dg.Definitions, job_name: str, instance: dg.DagsterInstance, symbols: list[str],
-               *, selection: list[dg.AssetKey] | None = None, ops: dict | None = None,
-               progress: Callable[[str], None] = print) -> list[PartitionRun]:
-    """Materialise the per-symbol ``job_name`` (walk-forward report, full-period metrics) for each
-    symbol, in process: only the assets of ``selection`` when given, with ``ops`` (asset name →
-    ``{"config": …}``) as run config."""
-    job, outcomes = defs.resolve_job_def(job_name), []
-    name = ", ".join(k.to_user_string() for k in selection) if selection else job_name
-    run_config = {"ops": ops, **INFO_LOGS} if ops else INFO_LOGS
+def full_period(defs: dg.Definitions, instance: dg.DagsterInstance, symbols: list[str], first: str | None,
+                last: str | None, *, progress: Callable[[str], None] = print) -> list[PartitionRun]:
+    """Materialise ``full_period`` over ``first``..``last`` (``None``: the first/last stored month)
+    for each symbol, in process, registering the symbols first, with the implicit asset job (as the
+    UI's "Materialize" does: the asset belongs to no named job)."""
+    register_symbols(instance, symbols)
+    job, outcomes = defs.resolve_implicit_global_asset_job_def(), []
+    run_config = {"ops": {FULL_PERIOD: {"config": {"first": first, "last": last}}}, **INFO_LOGS}
     for symbol in symbols:
         started = time.perf_counter()
         result = job.execute_in_process(partition_key=symbol, instance=instance, raise_on_error=False,
-                                        run_config=run_config, asset_selection=selection)
+                                        run_config=run_config, asset_selection=[dg.AssetKey(FULL_PERIOD)])
         outcome = PartitionRun(symbol, "all months", result.run_id, result.success,
                                time.perf_counter() - started, _first_error(result))
         outcomes.append(outcome)
         status = "ok" if outcome.success else f"FAILED: {outcome.error}"
-        progress(f"{name} {symbol}: {status} ({outcome.seconds:.1f} s, run {result.run_id[:8]})")
+        progress(f"{FULL_PERIOD} {symbol}: {status} ({outcome.seconds:.1f} s, run {result.run_id[:8]})")
     return outcomes
-
-
-def full_period(defs: dg.Definitions, instance: dg.DagsterInstance, symbols: list[str], first: str | None,
-                last: str | None, *, progress: Callable[[str], None] = print) -> list[PartitionRun]:
-    """Materialise ``full_period`` over ``first``..``last`` (``None``: the first/last stored month)
-    for each symbol, registering the symbols first, with the implicit asset job (as the UI's
-    "Materialize" does: the asset belongs to no named job)."""
-    register_symbols(instance, symbols)
-    job = defs.resolve_implicit_global_asset_job_def()
-    return per_symbol(defs, job.name, instance, symbols, selection=[dg.AssetKey(FULL_PERIOD)],
-                      ops={FULL_PERIOD: {"config": {"first": first, "last": last}}}, progress=progress)
 
 
 def _first_error(result: dg.ExecuteInProcessResult) -> str | None:

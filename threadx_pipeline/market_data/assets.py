@@ -67,10 +67,11 @@ def build_raw_1m(settings: Settings, partitions_def: dg.PartitionsDefinition) ->
         """Closed 1-minute candles of each symbol-month of the step from the configured source; the
         current month is topped up (only what follows the last stored candle is fetched)."""
         frames, checks = {}, {"schema_valid": {}, "unique_sorted": {}, "completeness": {}}
+        source = market.source()  # one client (HTTP session, retry policy) for every month of the step
         for partition, symbol, month in step_keys(context):
             existing = _stored_month(warehouse, symbol, month, force=config.force, log=context.log.warning)
             started = time.perf_counter()
-            result = ingest_month(market.source(), symbol, month, existing=existing, now=market.now(),
+            result = ingest_month(source, symbol, month, existing=existing, now=market.now(),
                                   force=config.force, fill=policy.fill,
                                   max_fill_minutes=policy.max_fill_minutes)
             elapsed = time.perf_counter() - started
