@@ -20,6 +20,7 @@ from typing import Any
 
 from threadx_core import times
 from threadx_core.engine.params import Params
+from threadx_core.errors import ThreadXError
 from threadx_core.sweep import devices
 from threadx_core.sweep.grid import DEFAULT_MAX_COMBINATIONS
 from threadx_core.sweep.grid import Grid as SweepGrid
@@ -30,7 +31,7 @@ EXECUTORS = ("multiprocess", "in_process", "celery")
 GAP_POLICIES = ("none", "flat")
 
 
-class SettingsError(ValueError):
+class SettingsError(ThreadXError, ValueError):
     """A settings file is unreadable or holds an unknown key or a bad value."""
 
 

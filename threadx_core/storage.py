@@ -40,6 +40,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from threadx_core import times
+from threadx_core.errors import ThreadXError
 from threadx_core.symbols import check_symbol
 
 _PREFIX = "threadx."
@@ -49,11 +50,11 @@ _ASSET = re.compile(r"[A-Za-z0-9_]+", re.ASCII)
 STALE_TEMP_S = 600.0
 
 
-class StorageKeyError(ValueError):
+class StorageKeyError(ThreadXError, ValueError):
     """A storage key (asset, symbol, month) that is malformed or would lead outside the root."""
 
 
-class CorruptPartitionError(Exception):
+class CorruptPartitionError(ThreadXError):
     """A stored file that exists but is not readable Parquet (truncated, empty, overwritten);
     ``path`` is the file. Not an ``OSError``: callers that treat an absent file as "fetch it"
     must decide explicitly to treat a corrupt one the same way."""

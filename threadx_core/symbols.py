@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import re
 
+from threadx_core.errors import ThreadXError
+
 #: What a symbol may be, matched against the whole string (``fullmatch``: no trailing newline).
 SYMBOL_PATTERN = re.compile(r"[A-Z0-9]{2,20}", re.ASCII)
 
 
-class SymbolError(ValueError):
+class SymbolError(ThreadXError, ValueError):
     """A symbol that is not 2 to 20 ASCII upper-case letters or digits."""
 
 

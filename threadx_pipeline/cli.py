@@ -103,12 +103,9 @@ def _symbols(args: argparse.Namespace, cfg: settings.Settings) -> list[str]:
 def cmd_backfill(args: argparse.Namespace) -> int:
     cfg, _ = _load(args)
     symbols = _symbols(args, cfg)
-    first = args.start or cfg.universe.start_month
-    last = args.end or times.month_label(times.now())
-    if times.parse_month(first) < times.parse_month(cfg.universe.start_month):
-        print(f"--from {first} precedes [universe] start_month {cfg.universe.start_month}", file=sys.stderr)
-        return 2
-    return _run(args, symbols, times.month_span(first, last), force=args.force)
+    from threadx_pipeline.partitions import month_range
+
+    return _run(args, symbols, month_range(cfg, args.start, args.end), force=args.force)
 
 
 def cmd_aggregate(args: argparse.Namespace) -> int:

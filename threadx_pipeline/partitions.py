@@ -32,6 +32,25 @@ SINGLE_RUN = dg.BackfillPolicy.single_run()
 warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
 
 
+def month_range(settings: Settings, first: str | None, last: str | None) -> list[str]:
+    """The month partitions ``first``..``last`` (default: ``[universe] start_month`` .. the
+    current UTC month), checked before anything is submitted: each must be a ``YYYY-MM`` month
+    between ``start_month`` and the current month (a later month has no candles and no partition),
+    and ``first`` must not follow ``last``. Raises ``ValueError`` saying which bound is wrong."""
+    start = times.month_label(times.parse_month(settings.universe.start_month))
+    current = times.month_label(times.now())
+    bounds = {}
+    for flag, given in (("--from", first or start), ("--to", last or current)):
+        month = bounds[flag] = times.month_label(times.parse_month(given))
+        if month < start:
+            raise ValueError(f"{flag} {month} precedes [universe] start_month {start}: partitions run "
+                             f"from {start} to {current}")
+        if month > current:
+            raise ValueError(f"{flag} {month} is after the current month {current}: it has no candles "
+                             f"yet and no partition (partitions run from {start} to {current})")
+    return times.month_span(bounds["--from"], bounds["--to"])
+
+
 def previous_month() -> dg.MultiPartitionMapping:
     """Same symbol, previous month: the order-only self-dependency of indicator caches (a month's
     warm-up reads the previous month, so a backfill must not run it first). Being a self-

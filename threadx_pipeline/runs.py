@@ -205,7 +205,7 @@ def _outcome(instance: dg.DagsterInstance, run: dg.DagsterRun) -> PartitionRun:
     symbol, month = _covered(run.tags)
     success = run.status == DagsterRunStatus.SUCCESS
     return PartitionRun(symbol, month, run.run_id, success, seconds,
-                        None if success else _root_cause(instance, run.run_id))
+                        None if success else root_cause(instance, run.run_id))
 
 
 def _covered(tags: dict[str, str]) -> tuple[str, str]:
@@ -223,22 +223,27 @@ def _symbol_month(partition_key: str) -> tuple[str, str]:
     return split(partition_key) if "|" in partition_key else (partition_key, "all months")
 
 
-def _root_cause(instance: dg.DagsterInstance, run_id: str) -> str:
-    """The first line of the deepest cause of the run's first step failure (a ``dg.Failure``'s
-    description as is), or of the run's failure."""
+def root_cause(instance: dg.DagsterInstance, run_id: str) -> str:
+    """One line for a failed run: the description of its first step failure (for a
+    :func:`threadx_pipeline.failures.explained` one: ``<asset> <SYMBOL> <month>: <cause>``), else
+    the first line of that failure's deepest cause prefixed by the step, else the run failure."""
     for record in instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE):
         failure = record.dagster_event.step_failure_data
         step = record.dagster_event.step_key
         if failure.user_failure_data is not None and failure.user_failure_data.description:
-            return f"{step}: {failure.user_failure_data.description.strip().splitlines()[0]}"
+            return _first_line(failure.user_failure_data.description)
         error = failure.error
         while error is not None and error.cause is not None:
             error = error.cause
         if error is not None:
-            return f"{step}: {error.message.strip().splitlines()[0]}"
+            return f"{step}: {_first_line(error.message)}"
     for record in instance.all_logs(run_id, of_type=DagsterEventType.RUN_FAILURE):
-        return (record.message or "run failed").strip().splitlines()[0]
+        return _first_line(record.message or "run failed")
     return "run failed"
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "failed")
 
 
 def _sweep_reuse(instance: dg.DagsterInstance, run_ids: set[str]) -> tuple[int, int]:
@@ -266,21 +271,9 @@ def full_period(defs: dg.Definitions, instance: dg.DagsterInstance, symbols: lis
         result = job.execute_in_process(partition_key=symbol, instance=instance, raise_on_error=False,
                                         run_config=run_config, asset_selection=[dg.AssetKey(FULL_PERIOD)])
         outcome = PartitionRun(symbol, "all months", result.run_id, result.success,
-                               time.perf_counter() - started, _first_error(result))
+                               time.perf_counter() - started,
+                               None if result.success else root_cause(instance, result.run_id))
         outcomes.append(outcome)
         status = "ok" if outcome.success else f"FAILED: {outcome.error}"
         progress(f"{FULL_PERIOD} {symbol}: {status} ({outcome.seconds:.1f} s, run {result.run_id[:8]})")
     return outcomes
-
-
-def _first_error(result: dg.ExecuteInProcessResult) -> str | None:
-    """The first line of the first step failure: a ``dg.Failure``'s description as is."""
-    if result.success:
-        return None
-    for event in result.all_events:
-        failure = event.step_failure_data if event.is_step_failure else None
-        if failure is not None and failure.user_failure_data is not None:
-            return (failure.user_failure_data.description or "failed").strip().splitlines()[0]
-        if failure is not None and failure.error is not None:
-            return failure.error.message.strip().splitlines()[0]
-    return "run failed"

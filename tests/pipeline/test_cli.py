@@ -24,3 +24,15 @@ def test_demo_refuses_a_non_synthetic_source(tmp_path):
     path.write_text('[source]\nkind = "binance"\n')
     done = threadx("--config", str(path), "demo", home=tmp_path, cwd=tmp_path)
     assert done.returncode == 2 and "synthetic" in done.stderr
+
+
+def test_backfill_refuses_future_months_and_reversed_ranges_up_front(project, tmp_path):
+    future = threadx("--config", str(project), "backfill", "--from", "2024-01", "--to", "2999-01",
+                     home=tmp_path, cwd=tmp_path)
+    assert future.returncode == 2, future.stderr
+    assert future.stderr.startswith("threadx: --to 2999-01 is after the current month")
+    assert "Traceback" not in future.stderr and "DagsterUnknownPartitionError" not in future.stderr
+    assert "submitted" not in future.stdout  # refused before any backfill exists
+    backwards = threadx("--config", str(project), "backfill", "--from", "2024-03", "--to", "2024-02",
+                        home=tmp_path, cwd=tmp_path)
+    assert backwards.returncode == 2 and "2024-02 precedes 2024-03" in backwards.stderr

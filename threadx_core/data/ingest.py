@@ -20,10 +20,11 @@ import pandas as pd
 from threadx_core import times
 from threadx_core.data.gaps import Gaps, fill_gaps, find_gaps
 from threadx_core.data.sources import Source, closed_until
+from threadx_core.errors import ThreadXError
 from threadx_core.schema import validate_raw_1m
 
 
-class IngestError(RuntimeError):
+class IngestError(ThreadXError, RuntimeError):
     """Fetching or merging one symbol-month failed; the message names both. Nothing is stored."""
 
 

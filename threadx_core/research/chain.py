@@ -54,6 +54,7 @@ import pandas as pd
 
 from threadx_core import times
 from threadx_core.engine.params import PARAM_NAMES
+from threadx_core.errors import ThreadXError
 from threadx_core.metrics import (
     INT_KEYS,
     OUTPUT_KEYS,
@@ -80,6 +81,11 @@ DAYS_PER_YEAR = 365
 # --------------------------------------------------------------------------------------------
 # Trade metrics from the stored monthly metrics
 # --------------------------------------------------------------------------------------------
+
+
+class MonthSetError(ThreadXError, ValueError):
+    """Stored months that cannot be chained (none, one twice, one missing, another grid or
+    timeframe); the message names the month."""
 
 
 class TradeTotals(NamedTuple):
@@ -156,27 +162,27 @@ def align(partitions: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     duplicates, or its days are not sorted inside that month.
     """
     if not partitions:
-        raise ValueError("no sweep partition to aggregate")
+        raise MonthSetError("no sweep partition to aggregate")
     by_month: dict[str, pd.DataFrame] = {}
     for key, frame in partitions.items():
         label = times.month_label(times.parse_month(key))
         if label in by_month:
-            raise ValueError(f"month {label} is given twice")
+            raise MonthSetError(f"month {label} is given twice")
         by_month[label] = frame
     labels = sorted(by_month)
     missing = sorted(set(times.month_span(labels[0], labels[-1])) - set(labels))
     if missing:
-        raise ValueError(f"month {missing[0]} is missing: partitions must cover consecutive months")
+        raise MonthSetError(f"month {missing[0]} is missing: partitions must cover consecutive months")
     for label in labels:
         _check_partition(label, by_month[label])
     first = labels[0]
     reference = pd.MultiIndex.from_frame(by_month[first][list(PARAM_NAMES)])
     if reference.has_duplicates:
-        raise ValueError(f"month {first}: the grid has duplicate parameter combinations")
+        raise MonthSetError(f"month {first}: the grid has duplicate parameter combinations")
     timeframe = _timeframe(first, by_month[first])
     for label in labels:
         if _timeframe(label, by_month[label]) != timeframe:
-            raise ValueError(f"month {label}: timeframe {_timeframe(label, by_month[label])!r} differs "
+            raise MonthSetError(f"month {label}: timeframe {_timeframe(label, by_month[label])!r} differs "
                              f"from {first}'s {timeframe!r}")
     return {label: _reorder(label, by_month[label], reference, first) for label in labels}
 
@@ -186,18 +192,18 @@ def _check_partition(label: str, frame: pd.DataFrame) -> None:
     needed = [*PARAM_NAMES, *OUTPUT_KEYS, "timeframe", "daily_returns"]
     absent = [c for c in needed if c not in frame.columns]
     if absent or "days" not in frame.attrs:
-        raise ValueError(f"month {label}: not a sweep partition (missing {absent or 'attrs[days]'})")
+        raise MonthSetError(f"month {label}: not a sweep partition (missing {absent or 'attrs[days]'})")
     days = pd.DatetimeIndex(json.loads(frame.attrs["days"]), tz="UTC")
     start, end = times.month_bounds(label)
     if len(days) and (not days.is_monotonic_increasing or not days.is_unique
                       or days[0] < start or days[-1] >= end):
-        raise ValueError(f"month {label}: its days are not sorted days of that month")
+        raise MonthSetError(f"month {label}: its days are not sorted days of that month")
 
 
 def _timeframe(label: str, frame: pd.DataFrame) -> str:
     values = frame["timeframe"].unique()
     if len(values) > 1:
-        raise ValueError(f"month {label}: several timeframes {sorted(values)} in one partition")
+        raise MonthSetError(f"month {label}: several timeframes {sorted(values)} in one partition")
     return str(values[0]) if len(values) else ""
 
 
@@ -206,7 +212,7 @@ def _reorder(label: str, frame: pd.DataFrame, reference: pd.MultiIndex, first: s
     keys = pd.MultiIndex.from_frame(frame[list(PARAM_NAMES)])
     order = keys.get_indexer(reference) if keys.is_unique else np.array([-1])
     if len(frame) != len(reference) or np.any(order < 0):
-        raise ValueError(f"month {label}: its grid ({len(frame)} combinations) differs from {first}'s "
+        raise MonthSetError(f"month {label}: its grid ({len(frame)} combinations) differs from {first}'s "
                          f"({len(reference)}): partitions must come from the same grid")
     out = frame.iloc[order].reset_index(drop=True)
     out.attrs = dict(frame.attrs)
@@ -221,7 +227,7 @@ def chain(pieces: Sequence[pd.DataFrame]) -> pd.DataFrame:
     (concatenated) and ``attrs["days"]``. Associative: chain([chain([a, b]), c]) equals
     chain([a, b, c]) up to rounding."""
     if not pieces:
-        raise ValueError("nothing to chain")
+        raise MonthSetError("nothing to chain")
     lengths = [len(json.loads(piece.attrs["days"])) for piece in pieces]
     offsets = np.cumsum([0, *lengths[:-1]])
     daily = _stop_after_ruin(np.concatenate([stored.daily_returns(piece).to_numpy(np.float64)
@@ -284,7 +290,7 @@ def aggregate(partitions: Mapping[str, pd.DataFrame], first: str | None = None,
     hi = times.parse_month(last) if last else times.parse_month(list(aligned)[-1])
     chosen = [label for label in aligned if lo <= times.parse_month(label) <= hi]
     if not chosen:
-        raise ValueError(f"no partition between {first or 'the first month'} and {last or 'the last'}")
+        raise MonthSetError(f"no partition between {first or 'the first month'} and {last or 'the last'}")
     out = chain([aligned[label] for label in chosen])
     out.attrs["months"] = json.dumps(chosen)
     return out

@@ -57,22 +57,22 @@ def full_period(sweeps: Mapping[str, Mapping[str, pd.DataFrame]], first: str | N
     month). ``objective`` must be one of :data:`selection.OBJECTIVES`.
     """
     if not sweeps:
-        raise ValueError(f"{title}: no sweep timeframe to aggregate")
+        raise chain.MonthSetError(f"{title}: no sweep timeframe to aggregate")
     try:
         labels = _range(sweeps, first, last)
     except ValueError as exc:
-        raise ValueError(f"{title}: {exc}") from None
+        raise chain.MonthSetError(f"{title}: {exc}") from None
     frames = []
     for tf, stored in sweeps.items():
         absent = [m for m in labels if m not in stored]
         if absent:
-            raise ValueError(f"{title} {tf}: month {absent[0]} is not stored (stored: "
+            raise chain.MonthSetError(f"{title} {tf}: month {absent[0]} is not stored (stored: "
                              f"{', '.join(sorted(stored)) or 'none'}); the range {labels[0]}..{labels[-1]} "
                              f"needs every month of it")
         try:
             frames.append(chain.aggregate({m: stored[m] for m in labels}))
         except ValueError as exc:
-            raise ValueError(f"{title} {tf}: {exc}") from None
+            raise chain.MonthSetError(f"{title} {tf}: {exc}") from None
     _check_same_days(sweeps, labels, title)
     frame = pd.concat(frames, ignore_index=True)
     days = frames[0].attrs["days"]
@@ -89,7 +89,7 @@ def _range(sweeps: Mapping[str, Mapping[str, pd.DataFrame]], first: str | None,
     stored = sorted({times.month_label(times.parse_month(m))
                      for by_month in sweeps.values() for m in by_month})
     if not stored and not (first and last):
-        raise ValueError("no sweep partition is stored: materialise the months first")
+        raise chain.MonthSetError("no sweep partition is stored: materialise the months first")
     lo = times.month_label(times.parse_month(first)) if first else stored[0]
     hi = times.month_label(times.parse_month(last)) if last else stored[-1]
     return times.month_span(lo, hi)
@@ -103,9 +103,10 @@ def _check_same_days(sweeps: Mapping[str, Mapping[str, pd.DataFrame]], labels: l
         days = {tf: json.loads(sweeps[tf][month].attrs["days"]) for tf in tfs}
         for tf in tfs[1:]:
             if days[tf] != days[tfs[0]]:
-                raise ValueError(f"{title} {tf}: month {month} covers {len(days[tf])} days but {tfs[0]} "
-                                 f"{len(days[tfs[0]])}: re-materialise that month so the timeframes "
-                                 f"compare over the same days")
+                raise chain.MonthSetError(
+                    f"{title} {tf}: month {month} covers {len(days[tf])} days but {tfs[0]} "
+                    f"{len(days[tfs[0]])}: re-materialise that month so the timeframes compare "
+                    f"over the same days")
 
 
 def _charts(results: pd.DataFrame, top: pd.DataFrame, objective: str, min_trades: int,

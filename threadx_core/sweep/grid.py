@@ -27,6 +27,7 @@ from typing import Any
 import pandas as pd
 
 from threadx_core.engine.params import PARAM_NAMES, Params
+from threadx_core.errors import ThreadXError
 
 #: The legacy UI grid, the reference size: 5 × 16 × 11 × 2 = 1 760 combinations.
 REFERENCE: dict[str, Any] = {
@@ -45,7 +46,7 @@ DEFAULT_MAX_COMBINATIONS = 200_000
 BYTES_PER_COMBINATION = 1_000
 
 
-class GridTooLargeError(ValueError):
+class GridTooLargeError(ThreadXError, ValueError):
     """A grid (or one range axis) with more combinations than the configured limit."""
 
 

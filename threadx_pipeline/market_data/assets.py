@@ -18,6 +18,7 @@ from threadx_core.data.resample import resample
 from threadx_core.research.provenance import modules_version
 from threadx_core.settings import Settings
 from threadx_pipeline.checks import check_result
+from threadx_pipeline.failures import explained
 from threadx_pipeline.market_data import GROUP, OWNERS
 from threadx_pipeline.partitions import SINGLE_RUN, step_keys
 from threadx_pipeline.resources import MarketDataResource
@@ -69,31 +70,33 @@ def build_raw_1m(settings: Settings, partitions_def: dg.PartitionsDefinition) ->
         frames, checks = {}, {"schema_valid": {}, "unique_sorted": {}, "completeness": {}}
         source = market.source()  # one client (HTTP session, retry policy) for every month of the step
         for partition, symbol, month in step_keys(context):
-            existing = _stored_month(warehouse, symbol, month, force=config.force, log=context.log.warning)
-            started = time.perf_counter()
-            result = ingest_month(source, symbol, month, existing=existing, now=market.now(),
-                                  force=config.force, fill=policy.fill,
-                                  max_fill_minutes=policy.max_fill_minutes)
-            elapsed = time.perf_counter() - started
-            frame, gaps = result.frame, result.gaps
-            context.log.info(f"{symbol} {month}: {result.action}, {result.fetched_rows} candles fetched, "
-                             f"{len(frame)} stored, {gaps.missing} minutes missing, {elapsed:.2f} s")
-            completeness = quality.completeness(gaps, policy.completeness_warn)
-            context.add_asset_metadata({
-                "rows": len(frame), **_time_range(frame),
-                "source": frame.attrs.get("source", "-"), "action": result.action,
-                "fetched_rows": result.fetched_rows,
-                "fetched_through": frame.attrs.get("fetched_through", "-"),
-                "missing_minutes": gaps.missing, "completeness": round(gaps.ratio, 6),
-                "first_gaps": completeness.metadata["first_gaps"],
-                "filled_minutes": int(frame["filled"].sum()),
-                "elapsed_s": round(elapsed, 3),
-            }, partition_key=partition)
-            label = f"{symbol} {month}"
-            frames[partition] = frame
-            checks["schema_valid"][label] = quality.schema_valid(frame, "raw_1m", label)
-            checks["unique_sorted"][label] = quality.unique_sorted(frame)
-            checks["completeness"][label] = completeness
+            with explained("raw_1m", symbol, month):
+                existing = _stored_month(warehouse, symbol, month, force=config.force,
+                                         log=context.log.warning)
+                started = time.perf_counter()
+                result = ingest_month(source, symbol, month, existing=existing, now=market.now(),
+                                      force=config.force, fill=policy.fill,
+                                      max_fill_minutes=policy.max_fill_minutes)
+                elapsed = time.perf_counter() - started
+                frame, gaps = result.frame, result.gaps
+                context.log.info(f"{symbol} {month}: {result.action}, {result.fetched_rows} candles fetched, "
+                                 f"{len(frame)} stored, {gaps.missing} minutes missing, {elapsed:.2f} s")
+                completeness = quality.completeness(gaps, policy.completeness_warn)
+                context.add_asset_metadata({
+                    "rows": len(frame), **_time_range(frame),
+                    "source": frame.attrs.get("source", "-"), "action": result.action,
+                    "fetched_rows": result.fetched_rows,
+                    "fetched_through": frame.attrs.get("fetched_through", "-"),
+                    "missing_minutes": gaps.missing, "completeness": round(gaps.ratio, 6),
+                    "first_gaps": completeness.metadata["first_gaps"],
+                    "filled_minutes": int(frame["filled"].sum()),
+                    "elapsed_s": round(elapsed, 3),
+                }, partition_key=partition)
+                label = f"{symbol} {month}"
+                frames[partition] = frame
+                checks["schema_valid"][label] = quality.schema_valid(frame, "raw_1m", label)
+                checks["unique_sorted"][label] = quality.unique_sorted(frame)
+                checks["completeness"][label] = completeness
         yield dg.Output(frames)
         yield check_result("schema_valid", "raw_1m", checks["schema_valid"])
         yield check_result("unique_sorted", "raw_1m", checks["unique_sorted"])
@@ -124,21 +127,22 @@ def build_ohlcv(tf: str, partitions_def: dg.PartitionsDefinition) -> dg.AssetsDe
         the same bars rebuilt from a finer timeframe."""
         frames, schema_ok, consistent = {}, {}, {}
         for partition, symbol, month in step_keys(context):
-            minutes = raw_1m[partition]
-            started = time.perf_counter()
-            frame = resample(minutes, tf)
-            elapsed = time.perf_counter() - started
-            incomplete = int((~frame["complete"]).sum())
-            context.log.info(f"{symbol} {month}: {len(minutes)} candles → {len(frame)} {tf} bars "
-                             f"({incomplete} incomplete) in {elapsed:.3f} s")
-            context.add_asset_metadata({
-                "rows": len(frame), **_time_range(frame), "timeframe": tf,
-                "incomplete_bins": incomplete, "elapsed_s": round(elapsed, 4),
-            }, partition_key=partition)
-            label = f"{symbol} {month}"
-            frames[partition] = frame
-            schema_ok[label] = quality.schema_valid(frame, "ohlcv", f"{label} {tf}")
-            consistent[label] = quality.resample_consistency(minutes, frame, tf)
+            with explained(name, symbol, month):
+                minutes = raw_1m[partition]
+                started = time.perf_counter()
+                frame = resample(minutes, tf)
+                elapsed = time.perf_counter() - started
+                incomplete = int((~frame["complete"]).sum())
+                context.log.info(f"{symbol} {month}: {len(minutes)} candles → {len(frame)} {tf} bars "
+                                 f"({incomplete} incomplete) in {elapsed:.3f} s")
+                context.add_asset_metadata({
+                    "rows": len(frame), **_time_range(frame), "timeframe": tf,
+                    "incomplete_bins": incomplete, "elapsed_s": round(elapsed, 4),
+                }, partition_key=partition)
+                label = f"{symbol} {month}"
+                frames[partition] = frame
+                schema_ok[label] = quality.schema_valid(frame, "ohlcv", f"{label} {tf}")
+                consistent[label] = quality.resample_consistency(minutes, frame, tf)
         yield dg.Output(frames)
         yield check_result("schema_valid", name, schema_ok)
         yield check_result("resample_consistency", name, consistent)

@@ -8,6 +8,7 @@ from threadx_core.present.tables import PARAM_DISPLAY_COLUMNS, markdown_table, r
 from threadx_core.research import best_by_run as core
 from threadx_core.research.provenance import SWEEP_MODULES, modules_version
 from threadx_core.settings import Settings
+from threadx_pipeline.failures import explained
 from threadx_pipeline.metadata import image
 from threadx_pipeline.partitions import SINGLE_RUN, step_keys
 from threadx_pipeline.research import GROUP, OWNERS
@@ -69,8 +70,9 @@ def build_best_by_run(settings: Settings, partitions_def: dg.PartitionsDefinitio
         its equity + drawdown chart."""
         tops = {}
         for partition, symbol, month in step_keys(context):
-            tops[partition] = _select(context, warehouse, partition, symbol, month,
-                                      {name: months[partition] for name, months in frames.items()})
+            with explained("best_by_run", symbol, month):
+                tops[partition] = _select(context, warehouse, partition, symbol, month,
+                                          {name: months[partition] for name, months in frames.items()})
         return dg.Output(tops)
 
     return best_by_run

@@ -11,6 +11,7 @@ from threadx_core.present.tables import markdown_table
 from threadx_core.research.featured import featured
 from threadx_core.research.provenance import modules_version
 from threadx_core.settings import Settings
+from threadx_pipeline.failures import explained
 from threadx_pipeline.metadata import image
 from threadx_pipeline.partitions import SINGLE_RUN, step_keys
 from threadx_pipeline.research import GROUP, OWNERS
@@ -43,23 +44,25 @@ def build_report(settings: Settings, partitions_def: dg.PartitionsDefinition) ->
         timeframe, with the month's indicator caches."""
         equity, trades = {}, {}
         for partition, symbol, month in step_keys(context):
-            started = time.perf_counter()
-            report = featured({tf: frames[f"ohlcv_{tf}"][partition] for tf in tfs},
-                              {tf: frames[f"indicators_{tf}"][partition] for tf in tfs},
-                              runs, f"{symbol} {month}: featured runs")
-            elapsed = time.perf_counter() - started
-            for row in report.metrics.itertuples():
-                context.log.info(f"{symbol} {month} {row.run}: {row.n_trades} trades, "
-                                 f"return {row.total_return:.2%}, Sharpe {row.sharpe:.2f}")
-            equity[partition], trades[partition] = report.equity, report.trades
-            context.add_asset_metadata({
-                "runs": len(report.metrics), "elapsed_s": round(elapsed, 3),
-                "metrics": dg.MetadataValue.md(markdown_table(report.metrics)),
-                "chart": image("equity and drawdown", report.png),
-                **{m: float(report.metrics[m].iloc[0]) for m in ("total_return", "sharpe", "max_drawdown")},
-            }, asset_key="backtest_report", partition_key=partition)
-            context.add_asset_metadata({"trades": len(report.trades)}, asset_key="backtest_trades",
-                                       partition_key=partition)
+            with explained("backtest_report", symbol, month):
+                started = time.perf_counter()
+                report = featured({tf: frames[f"ohlcv_{tf}"][partition] for tf in tfs},
+                                  {tf: frames[f"indicators_{tf}"][partition] for tf in tfs},
+                                  runs, f"{symbol} {month}: featured runs")
+                elapsed = time.perf_counter() - started
+                for row in report.metrics.itertuples():
+                    context.log.info(f"{symbol} {month} {row.run}: {row.n_trades} trades, "
+                                     f"return {row.total_return:.2%}, Sharpe {row.sharpe:.2f}")
+                equity[partition], trades[partition] = report.equity, report.trades
+                context.add_asset_metadata({
+                    "runs": len(report.metrics), "elapsed_s": round(elapsed, 3),
+                    "metrics": dg.MetadataValue.md(markdown_table(report.metrics)),
+                    "chart": image("equity and drawdown", report.png),
+                    **{m: float(report.metrics[m].iloc[0])
+                       for m in ("total_return", "sharpe", "max_drawdown")},
+                }, asset_key="backtest_report", partition_key=partition)
+                context.add_asset_metadata({"trades": len(report.trades)}, asset_key="backtest_trades",
+                                           partition_key=partition)
         yield dg.Output(equity, output_name="backtest_report")
         yield dg.Output(trades, output_name="backtest_trades")
 

@@ -8,6 +8,7 @@ from threadx_core.present.tables import ranking_table
 from threadx_core.research import full_period as periods
 from threadx_core.research.provenance import modules_version
 from threadx_core.settings import Settings
+from threadx_pipeline.failures import explained
 from threadx_pipeline.metadata import image
 from threadx_pipeline.partitions import SYMBOLS, every_month_of
 from threadx_pipeline.research import GROUP, OWNERS
@@ -47,12 +48,10 @@ def build_full_period(settings: Settings) -> dg.AssetsDefinition:
         ``<warehouse>/reports/<symbol>/full_period_<first>_<last>*``. Fails naming the symbol, the
         timeframe and the month when a month of the range is not stored."""
         symbol = context.partition_key
-        try:
+        with explained(ASSET, symbol):
             result = periods.full_period({tf: sweeps[f"sweep_{tf}"] for tf in tfs}, config.first, config.last,
                                          objective=chosen.objective, min_trades=chosen.min_trades,
                                          top_k=chosen.top_k, title=symbol)
-        except ValueError as exc:
-            raise dg.Failure(description=str(exc)) from None
         stem = f"{ASSET}_{result.first}_{result.last}"
         # beside the exports of other ranges, which stay: nothing is replaced but these files
         exported = warehouse.export({

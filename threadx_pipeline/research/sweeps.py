@@ -13,6 +13,7 @@ import pandas as pd
 from threadx_core.research import provenance
 from threadx_core.settings import Settings
 from threadx_core.sweep import stored
+from threadx_pipeline.failures import explained
 from threadx_pipeline.partitions import SINGLE_RUN, step_keys
 from threadx_pipeline.research import GROUP, OWNERS
 from threadx_pipeline.resources import DeviceManagerResource
@@ -36,28 +37,30 @@ def build_sweep(tf: str, settings: Settings, partitions_def: dg.PartitionsDefini
         step: parameters, every metric and the daily returns (to chain months without re-running)."""
         grid_digest, frames, reused = grid.digest(), {}, 0
         for partition, symbol, month in step_keys(context):
-            label = f"{symbol} {month} {tf}"
-            bars, cache = ohlcv[partition], indicators[partition]
-            versions = [provenance.frame_version(bars), provenance.frame_version(cache)]
-            run_id = provenance.run_id(grid_digest, versions, code_version)
-            stored_frame = warehouse.read(f"sweep_{tf}", symbol, month)
-            started = time.perf_counter()
-            if stored_frame is not None and stored_frame.attrs.get("run_id") == run_id:
-                # same grid, inputs and code: the stored rows are what a new sweep would give
-                frame, devices_used, reused = stored_frame, stored_frame.attrs.get("devices", "-"), reused + 1
-                context.log.info(f"{label}: reused, inputs and code unchanged (run {run_id})")
-            else:
-                output = devices.sweep(bars, grid, cache, context.log.info, context.log.warning, label)
-                frame, devices_used = stored.to_frame(output, tf, run_id), ", ".join(output.devices)
-            elapsed = time.perf_counter() - started
-            frames[partition] = frame
-            context.add_asset_metadata({
-                "combinations": len(grid), "bars": len(bars), "device": devices_used,
-                "reused": stored_frame is frame, "elapsed_s": round(elapsed, 3),
-                "bar_combinations_per_s": round(len(bars) * len(grid) / elapsed) if elapsed > 0 else 0,
-                "run_id": run_id, "grid_digest": grid_digest,
-                "combinations_with_trades": int((frame["n_trades"] > 0).sum()),
-            }, partition_key=partition)
+            with explained(f"sweep_{tf}", symbol, month):
+                label = f"{symbol} {month} {tf}"
+                bars, cache = ohlcv[partition], indicators[partition]
+                versions = [provenance.frame_version(bars), provenance.frame_version(cache)]
+                run_id = provenance.run_id(grid_digest, versions, code_version)
+                stored_frame = warehouse.read(f"sweep_{tf}", symbol, month)
+                started = time.perf_counter()
+                if stored_frame is not None and stored_frame.attrs.get("run_id") == run_id:
+                    # same grid, inputs and code: the stored rows are what a new sweep would give
+                    frame, devices_used = stored_frame, stored_frame.attrs.get("devices", "-")
+                    reused += 1
+                    context.log.info(f"{label}: reused, inputs and code unchanged (run {run_id})")
+                else:
+                    output = devices.sweep(bars, grid, cache, context.log.info, context.log.warning, label)
+                    frame, devices_used = stored.to_frame(output, tf, run_id), ", ".join(output.devices)
+                elapsed = time.perf_counter() - started
+                frames[partition] = frame
+                context.add_asset_metadata({
+                    "combinations": len(grid), "bars": len(bars), "device": devices_used,
+                    "reused": stored_frame is frame, "elapsed_s": round(elapsed, 3),
+                    "bar_combinations_per_s": round(len(bars) * len(grid) / elapsed) if elapsed > 0 else 0,
+                    "run_id": run_id, "grid_digest": grid_digest,
+                    "combinations_with_trades": int((frame["n_trades"] > 0).sum()),
+                }, partition_key=partition)
         if reused:
             context.log.info(f"sweep_{tf}: {reused} of {len(frames)} partition(s) reused")
         return dg.Output(frames)

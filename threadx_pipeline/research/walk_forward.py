@@ -8,6 +8,7 @@ from threadx_core.present.tables import markdown_table
 from threadx_core.research.provenance import modules_version
 from threadx_core.research.walk_forward import decide
 from threadx_core.settings import Settings
+from threadx_pipeline.failures import explained
 from threadx_pipeline.metadata import image
 from threadx_pipeline.partitions import SYMBOLS, every_month_of
 from threadx_pipeline.research import GROUP, OWNERS
@@ -46,9 +47,10 @@ def build_walk_forward(settings: Settings) -> dg.AssetsDefinition:
                                     f"more than in_sample_months = {wf.in_sample_months}; no {tf} report "
                                     f"(any older {tf}_* exports removed)")
                 continue
-            report = decide(months, in_sample_months=wf.in_sample_months, objective=chosen.objective,
-                            min_trades=chosen.min_trades, pbo_groups=wf.pbo_groups,
-                            seed=wf.bootstrap_seed, title=f"{symbol} {tf}")
+            with explained("walk_forward", symbol):
+                report = decide(months, in_sample_months=wf.in_sample_months, objective=chosen.objective,
+                                min_trades=chosen.min_trades, pbo_groups=wf.pbo_groups,
+                                seed=wf.bootstrap_seed, title=f"{symbol} {tf}")
             for note in report.notes:
                 context.log.warning(f"{symbol} {tf}: {note}")
             steps.append(report.walk.steps.assign(timeframe=tf))

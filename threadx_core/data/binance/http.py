@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
+from threadx_core.errors import ThreadXError
+
 if TYPE_CHECKING:
     from threadx_core.data.binance.ip_state import IpState
 
@@ -38,7 +40,7 @@ _TRANSIENT = (requests.ConnectionError, requests.Timeout, requests.exceptions.Ch
 Sleep = Callable[[float], None]
 
 
-class BinanceError(RuntimeError):
+class BinanceError(ThreadXError, RuntimeError):
     """Any failure to get data from Binance; the message names the symbol and the UTC time."""
 
 
