@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from threadx_core import settings, times
+from threadx_core.errors import ThreadXError
 
 
 def _dagster_home(project: Path) -> Path:
@@ -79,9 +80,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"threadx demo runs offline on the synthetic source, but {path} says "
               f"[source] kind = {cfg.source.kind!r}; use `threadx backfill` for real data.", file=sys.stderr)
         return 2
+    from threadx_pipeline.partitions import month_range
+
     start = cfg.universe.start_month
+    if args.months < 1:
+        raise ValueError(f"--months must be at least 1, got {args.months}")
     last = times.month_label(times.parse_month(start) + times.MONTH * (args.months - 1))
-    month_labels = times.month_span(start, last)
+    month_labels = month_range(cfg, start, last)
     code = _run(args, list(cfg.universe.symbols), month_labels, force=False)
     root = cfg.warehouse.root
     print(f"\nResults (Parquet, Hive layout): {root}\n"
@@ -190,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (settings.SettingsError, ValueError) as exc:
+    except (ThreadXError, ValueError) as exc:  # a user error: its message alone, no traceback
         print(f"threadx: {exc}", file=sys.stderr)
         return 2
 
