@@ -20,7 +20,16 @@ from threadx_pipeline.monitor import worker_pid
 WORKERS, ROUNDS = 8, 4
 
 
+def release(workers: list[subprocess.Popen], line: str) -> None:
+    """Send ``line`` to every worker, one right after the other."""
+    for worker in workers:
+        worker.stdin.write(line)
+        worker.stdin.flush()
+
+
 def test_many_processes_released_at_once_onto_fresh_homes_all_open_them_and_register(tmp_path):
+    """With the lock removed the instance's creation fails; with the re-check removed, the
+    registration (``UNIQUE constraint failed: dynamic_partitions``)."""
     script = Path(__file__).with_name("open_instance_worker.py")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
     workers = [subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -31,9 +40,10 @@ def test_many_processes_released_at_once_onto_fresh_homes_all_open_them_and_regi
         homes = [tmp_path / f"home{i}" for i in range(ROUNDS)]
         for home in homes:
             home.mkdir()
-            for worker in workers:  # released together, each onto the same fresh home
-                worker.stdin.write(f"{home}\n")
-                worker.stdin.flush()
+            release(workers, f"{home}\n")  # each onto the same fresh home
+            opened = [worker.stdout.readline().strip() for worker in workers]
+            assert opened == ["opened"] * WORKERS, [w.stderr.read() if w.poll() else "" for w in workers]
+            release(workers, "register\n")  # each onto the same registration
             answers = [worker.stdout.readline().strip() for worker in workers]
             assert answers == [f"ok {home}"] * WORKERS, [w.stderr.read() if w.poll() else "" for w in workers]
     finally:
