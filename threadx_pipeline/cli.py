@@ -42,10 +42,9 @@ def _load(args: argparse.Namespace) -> tuple[settings.Settings, Path]:
 def _run(args: argparse.Namespace, symbols: list[str], month_labels: list[str], force: bool) -> int:
     """Submit a backfill of ``symbols`` × ``month_labels`` (and the symbols' per-symbol reports)
     and follow it to the end; the backfill daemon runs it, or this process when none is alive."""
-    import dagster as dg
-
-    from threadx_pipeline import runs
+    from threadx_pipeline import monitor, runs
     from threadx_pipeline.definitions import build_definitions
+    from threadx_pipeline.instance import open_instance
 
     cfg, path = _load(args)
     os.environ["THREADX_CONFIG"] = str(path)  # the code server that launches the runs reads the same file
@@ -54,11 +53,14 @@ def _run(args: argparse.Namespace, symbols: list[str], month_labels: list[str], 
           f"{len(symbols)} symbol(s) × {len(month_labels)} month(s), source {cfg.source.kind}")
     defs = build_definitions(path)
     title = f"threadx {args.command} {','.join(symbols)} {month_labels[0]}..{month_labels[-1]}"
-    with dg.DagsterInstance.get() as instance:
+    with open_instance(home) as instance:
+        for line in monitor.fail_dead(instance):
+            print(line)
         driving = not runs.daemon_running(instance)
         if driving:
             print("no dagster-daemon running: driving the backfill from this process")
-        backfill_id = runs.submit(defs, instance, symbols, month_labels, force=force, title=title)
+        backfill_id = runs.submit(defs, instance, symbols, month_labels, force=force, title=title,
+                                  driver_pid=os.getpid() if driving else None)
         print(f"backfill {backfill_id} submitted (Backfills page of the UI)")
         if driving:
             with runs.workspace(instance, path.parent) as context:
@@ -117,6 +119,7 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from threadx_pipeline.definitions import build_definitions
+    from threadx_pipeline.instance import open_instance
     from threadx_pipeline.research.full_period import ASSET as FULL_PERIOD
     from threadx_pipeline.runs import full_period
 
@@ -130,7 +133,7 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
     home = _dagster_home(path.parent)
     print(f"settings: {path}\nDagster instance: {home}\n{FULL_PERIOD} of {len(symbols)} symbol(s) over "
           f"{args.first or 'the first stored month'}..{args.last or 'the last stored month'}")
-    with dg.DagsterInstance.get() as instance:
+    with open_instance(home) as instance:
         outcomes = full_period(build_definitions(path), instance, symbols, args.first, args.last)
         for o in outcomes:
             if o.success:

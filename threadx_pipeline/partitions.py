@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 
 import dagster as dg
+import sqlalchemy.exc
 
 from threadx_core import times
 from threadx_core.settings import Settings
@@ -97,13 +98,27 @@ def step_keys(context: dg.AssetExecutionContext) -> list[tuple[str, str, str]]:
     return sorted(((str(k), *split(k)) for k in context.partition_keys), key=lambda t: (t[1], t[2]))
 
 
+#: Check-then-add rounds of :func:`register_symbols` before it gives up (each lost round means
+#: another process added some of the symbols, so the next round has fewer to add).
+REGISTER_ATTEMPTS = 5
+
+
 def register_symbols(instance: dg.DagsterInstance, symbols: tuple[str, ...] | list[str]) -> list[str]:
-    """Add the ``symbols`` not yet registered as partitions; returns those added. Every symbol is
-    checked first (:func:`threadx_core.symbols.check_symbol`): a hostile key such as ``../x``
-    never becomes a partition."""
+    """Add the ``symbols`` not yet registered as partitions; returns those this call added (a
+    symbol another process adds at the same moment is not among them, and is no error). Every
+    symbol is checked first (:func:`threadx_core.symbols.check_symbol`): a hostile key such as
+    ``../x`` never becomes a partition."""
     for symbol in symbols:
         check_symbol(symbol)
     missing = [s for s in symbols if not instance.has_dynamic_partition(SYMBOLS.name, s)]
-    if missing:
-        instance.add_dynamic_partitions(SYMBOLS.name, missing)
-    return missing
+    for _ in range(REGISTER_ATTEMPTS):
+        try:
+            if missing:
+                instance.add_dynamic_partitions(SYMBOLS.name, missing)
+            return missing
+        except sqlalchemy.exc.IntegrityError:
+            # another process (a concurrent command, the sensor) added some of them between the
+            # check and the insert, and the whole insert was rolled back: add what is still missing
+            missing = [s for s in missing if not instance.has_dynamic_partition(SYMBOLS.name, s)]
+    raise RuntimeError(f"could not register symbol partition(s) {missing}: added concurrently "
+                       f"{REGISTER_ATTEMPTS} times yet still missing")

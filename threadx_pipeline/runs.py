@@ -35,6 +35,9 @@ from threadx_pipeline.partitions import SYMBOLS, key, register_symbols, split
 from threadx_pipeline.research.full_period import ASSET as FULL_PERIOD
 
 BACKFILL_TAG = "threadx/backfill"
+#: Tag of a backfill the ``threadx`` command drives itself: the pid of that process
+#: (``monitor`` marks the backfill failed once that process is gone).
+DRIVER_PID_TAG = "threadx/driver_pid"
 INFO_LOGS = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 #: Backfill statuses after which nothing more happens.
 FINISHED = {BulkActionStatus.COMPLETED_SUCCESS, BulkActionStatus.COMPLETED_FAILED, BulkActionStatus.FAILED,
@@ -92,16 +95,18 @@ def target(defs: dg.Definitions, instance: dg.DagsterInstance, symbols: list[str
 
 
 def submit(defs: dg.Definitions, instance: dg.DagsterInstance, symbols: list[str], month_labels: list[str],
-           *, force: bool = False, title: str) -> str:
+           *, force: bool = False, title: str, driver_pid: int | None = None) -> str:
     """Register ``symbols`` as partitions and record a backfill of exactly :func:`target` in
-    ``instance`` (``force`` re-fetches finished, complete months); returns its id."""
+    ``instance`` (``force`` re-fetches finished, complete months; ``driver_pid``: the process that
+    will drive it, recorded as :data:`DRIVER_PID_TAG`); returns its id."""
     register_symbols(instance, symbols)
     backfill_id = make_new_backfill_id()
+    tags = {BACKFILL_TAG: backfill_id, **({DRIVER_PID_TAG: str(driver_pid)} if driver_pid else {})}
     run_config = {"ops": {"raw_1m": {"config": {"force": True}}}, **INFO_LOGS} if force else INFO_LOGS
     with partition_loading_context(dynamic_partitions_store=instance):
         backfill = PartitionBackfill.from_asset_graph_subset(
             backfill_id=backfill_id, backfill_timestamp=get_current_timestamp(),
-            tags={BACKFILL_TAG: backfill_id}, dynamic_partitions_store=instance,
+            tags=tags, dynamic_partitions_store=instance,
             asset_graph_subset=target(defs, instance, symbols, month_labels), title=title,
             description=f"threadx: {', '.join(symbols)} × {month_labels[0]}..{month_labels[-1]}",
             run_config=run_config)
@@ -143,7 +148,7 @@ def _driver(instance: dg.DagsterInstance, workspace: object, stack: ExitStack,
     """One iteration of the daemons a backfill needs: the backfill daemon's, once the runs it
     launched last have ended, and, when the instance queues runs, the run-queue daemon's."""
     from dagster._core.run_coordinator import QueuedRunCoordinator
-    from dagster._daemon.backfill import execute_backfill_iteration
+    from dagster._daemon.backfill import execute_backfill_jobs
     from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import QueuedRunCoordinatorDaemon
 
     logger = logging.getLogger("threadx.backfill")
@@ -157,7 +162,9 @@ def _driver(instance: dg.DagsterInstance, workspace: object, stack: ExitStack,
         active = instance.get_runs(RunsFilter(tags={BACKFILL_ID_TAG: backfill_id},
                                               statuses=list(IN_PROGRESS)), limit=1)
         if not active:
-            list(execute_backfill_iteration(workspace, logger))
+            # this backfill only: another command drives its own, and two processes iterating
+            # the same backfill would both launch its runs
+            list(execute_backfill_jobs(workspace, logger, [instance.get_backfill(backfill_id)]))
         if queue is not None:
             list(queue.run_iteration(workspace))
 
@@ -202,13 +209,13 @@ def _outcome(instance: dg.DagsterInstance, run: dg.DagsterRun) -> PartitionRun:
     stats = instance.get_run_stats(run.run_id)
     if stats.start_time and stats.end_time:
         seconds = stats.end_time - stats.start_time
-    symbol, month = _covered(run.tags)
+    symbol, month = covered(run.tags)
     success = run.status == DagsterRunStatus.SUCCESS
     return PartitionRun(symbol, month, run.run_id, success, seconds,
                         None if success else root_cause(instance, run.run_id))
 
 
-def _covered(tags: dict[str, str]) -> tuple[str, str]:
+def covered(tags: dict[str, str]) -> tuple[str, str]:
     """``(symbols, months)`` a run covers, from its partition tags (a key or a key range)."""
     single = tags.get("dagster/partition")
     first, last = (single, single) if single else (tags.get("dagster/asset_partition_range_start"),
