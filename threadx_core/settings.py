@@ -259,6 +259,24 @@ class Execution:
                  "broker, backend: the celery executor needs both URLs")
 
 
+#: The daemon evaluates automation sensors at most this often (Dagster's asset daemon loop, s).
+MIN_AUTOMATION_INTERVAL_S = 5
+
+
+@dataclass(frozen=True)
+class Automation:
+    """How often the ``threadx_automation`` sensor evaluates the derived assets' conditions:
+    every ``interval_s`` seconds (Dagster's default, 30, unless set; one tick per layer of the
+    graph, so it bounds how long new candles take to reach the reports)."""
+
+    interval_s: int = 30
+
+    def check(self) -> None:
+        _require(self.interval_s >= MIN_AUTOMATION_INTERVAL_S,
+                 f"interval_s: must be >= {MIN_AUTOMATION_INTERVAL_S} (the daemon evaluates sensors "
+                 f"at most every {MIN_AUTOMATION_INTERVAL_S} s)")
+
+
 @dataclass(frozen=True)
 class Settings:
     """All settings; ``path`` is the file they came from (``None`` for the defaults)."""
@@ -278,6 +296,7 @@ class Settings:
     walkforward: WalkForward = field(default_factory=WalkForward)
     device: Device = field(default_factory=Device)
     execution: Execution = field(default_factory=Execution)
+    automation: Automation = field(default_factory=Automation)
 
     def binance_state_dir(self) -> Path:
         """Where every Binance client of the project records the IP's weight budget and bans:

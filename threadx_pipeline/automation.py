@@ -23,6 +23,8 @@ from collections.abc import Callable
 
 import dagster as dg
 
+from threadx_core.settings import Automation
+
 SENSOR = "threadx_automation"
 
 
@@ -58,8 +60,10 @@ def automate(asset: dg.AssetsDefinition,
         lambda spec: spec.replace_attributes(automation_condition=condition(spec.key)))
 
 
-def build_sensor() -> dg.AutomationConditionSensorDefinition:
-    """The sensor evaluating every asset's condition, on by default like the schedule."""
+def build_sensor(settings: Automation) -> dg.AutomationConditionSensorDefinition:
+    """The sensor evaluating every asset's condition every ``[automation] interval_s`` seconds, on
+    by default like the schedule."""
     return dg.AutomationConditionSensorDefinition(
         SENSOR, target=dg.AssetSelection.all(), default_status=dg.DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=settings.interval_s,
         description="derived months follow their inputs; per-symbol reports follow their symbol's months")

@@ -46,7 +46,7 @@ def build_definitions(path: str | Path, *, frozen_now: str | None = None) -> dg.
         assets=[*assets, *per_symbol],
         jobs=[job, symbol_job],
         schedules=[build_daily_top_up(job, cfg)],
-        sensors=[build_register_symbols(cfg), automation.build_sensor()],
+        sensors=[build_register_symbols(cfg), automation.build_sensor(cfg.automation)],
         executor=execution.executor(cfg.execution),  # every job's, from [execution]; None: Dagster's default
         resources={
             "threadx": settings,

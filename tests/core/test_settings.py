@@ -27,6 +27,7 @@ def test_empty_file_gives_documented_defaults(tmp_path):
     cfg = settings.load(write(tmp_path, ""))
     assert cfg.gaps.fill == "none"
     assert cfg.binance.weight_limit == 6000
+    assert cfg.automation.interval_s == 30
     assert cfg.warehouse.root == (tmp_path / "data" / "warehouse").resolve()
 
 
@@ -59,6 +60,7 @@ def test_integers_are_accepted_for_float_keys(tmp_path):
     ("[timeframes]\nderive = ['7m']\n", "[timeframes] derive"),
     ("[timeframes]\nderive = ['1M']\n", "[timeframes] derive"),
     ("[source]\ngap_probability = 1.0\n", "[source] gap_probability"),
+    ("[automation]\ninterval_s = 2\n", "[automation] interval_s: must be >= 5"),
 ])
 def test_bad_values_are_rejected_naming_section_and_key(tmp_path, text, named):
     path = write(tmp_path, text)

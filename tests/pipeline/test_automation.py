@@ -65,13 +65,17 @@ def test_raw_1m_materialised_alone_brings_its_month_then_the_reports_along(proje
         assert again.total_requested == 0
 
 
-def test_the_automation_sensor_is_on_by_default_and_targets_every_automated_asset(project):
+def test_the_automation_sensor_is_on_by_default_every_interval_s_seconds(project, tmp_path):
+    (tmp_path / "quick").mkdir()
+    quick = write_project(tmp_path / "quick", extra="[automation]\ninterval_s = 5\n")
     # resolving reads dynamic partitions: give it an instance of its own (not one an earlier test
     # left current)
     with dg.instance_for_test():
         sensor = build_definitions(project).resolve_sensor_def(SENSOR)
+        configured = build_definitions(quick).resolve_sensor_def(SENSOR)
     assert isinstance(sensor, dg.AutomationConditionSensorDefinition)
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    assert (sensor.minimum_interval_seconds, configured.minimum_interval_seconds) == (30, 5)
 
 
 def test_on_the_first_the_reports_wait_for_the_symbols_second_month_and_run_once(project):
