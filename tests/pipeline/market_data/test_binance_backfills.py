@@ -13,9 +13,12 @@ import threading
 import time
 from pathlib import Path
 
+import dagster as dg
+
 from tests.pipeline.kit import write_project
 from threadx_core.testing.candles import SYMBOLS, toy_candles
 from threadx_core.testing.fake_binance import FakeBinance, Fault
+from threadx_pipeline.partitions import key, register_symbols
 
 PROJECT_YAML = Path(__file__).parents[3] / "dagster.yaml"
 #: One sweep combination: the runs are about fetching, not sweeping.
@@ -48,14 +51,31 @@ def binance_project(folder: Path, fake: FakeBinance, binance: str = "") -> Path:
                          extra=f"[binance]\n{urls}{binance}\n{TINY_GRID}")
 
 
-def backfill(project: Path, home: Path, *args: str) -> subprocess.Popen:
-    """Start ``threadx backfill`` on ``project`` with the project's dagster.yaml in ``home``."""
+def dagster_home(home: Path) -> dict[str, str]:
+    """The environment of a process on the instance at ``home`` (with the project's dagster.yaml)."""
     home.mkdir(parents=True, exist_ok=True)
     shutil.copy(PROJECT_YAML, home / "dagster.yaml")
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     env.pop("THREADX_CONFIG", None)
+    return env
+
+
+def backfill(project: Path, home: Path, *args: str) -> subprocess.Popen:
+    """Start ``threadx backfill`` on ``project`` and the instance at ``home``."""
     return subprocess.Popen([sys.executable, "-m", "threadx_pipeline.cli", "--config", str(project),
-                             "backfill", *args], cwd=project.parent, env=env, text=True,
+                             "backfill", *args], cwd=project.parent, env=dagster_home(home), text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def materialize_raw(project: Path, home: Path, symbol: str, month: str) -> subprocess.Popen:
+    """Start ``dagster asset materialize`` of ``raw_1m`` of one symbol-month on ``project`` and the
+    instance at ``home`` (the symbol registered there first)."""
+    env = {**dagster_home(home), "THREADX_CONFIG": str(project)}
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        register_symbols(instance, [symbol])
+    return subprocess.Popen(["dagster", "asset", "materialize", "-m", "threadx_pipeline.definitions",
+                             "--select", "raw_1m", "--partition", str(key(symbol, month))],
+                            cwd=project.parent, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
@@ -64,15 +84,15 @@ def finish(process: subprocess.Popen) -> tuple[int, str]:
     return process.returncode, output
 
 
-def test_two_concurrent_backfills_spend_one_weight_budget_and_never_pass_the_limit(tmp_path):
+def test_two_concurrent_fetching_processes_spend_one_weight_budget_and_never_pass_the_limit(tmp_path):
     # 1 symbol × 1 month each: 45 pages, weight 90; both together (180) do not fit in one minute
     limit = 150
     with FakeBinance(toy_candles, SYMBOLS, weight_limit=limit, clock=MinuteEndClock()) as fake:
         project = binance_project(tmp_path / "project", fake, "weight_limit = 150\nmax_retries = 0\n")
-        # two instances (as two people's or two deployments' on one machine): no pool is shared,
-        # only the warehouse's IP state (<warehouse>/.binance) keeps them under the limit
-        processes = [backfill(project, tmp_path / f"home-{symbol}", "--symbols", symbol,
-                              "--from", "2024-01", "--to", "2024-01") for symbol in SYMBOLS]
+        # two instances (as two deployments on one machine): no pool is shared, only the
+        # warehouse's IP state (<warehouse>/.binance) keeps them under the limit
+        processes = [materialize_raw(project, tmp_path / f"home-{symbol}", symbol, "2024-01")
+                     for symbol in SYMBOLS]
         outcomes = [finish(p) for p in processes]
         for code, output in outcomes:
             assert code == 0, output[-3000:]
