@@ -63,7 +63,7 @@ def ingest_month(source: Source, symbol: str, month: str, *, existing: pd.DataFr
         new = validate_raw_1m(source.fetch(symbol, start, last, now), f"{where} from {source.name}")
     except IPBannedError as exc:
         # one line a person can act on, as is (no chain to dig in): the run log and the CLI show it
-        raise IngestError(f"{where}: Binance bans this IP on {exc.host} until {exc.until} (UTC); "
+        raise IngestError(f"{where}: Binance has banned this IP on {exc.host} until {exc.until} (UTC); "
                           f"nothing is sent to {exc.host} before then; run the backfill again "
                           f"after that time") from None
     except Exception as exc:

@@ -114,8 +114,8 @@ def test_a_418_stops_every_later_fetch_of_the_backfill_and_says_until_when(tmp_p
     assert code == 1, output[-3000:]
     state = json.loads((tmp_path / "project" / "wh" / ".binance" / "ip-state.json").read_text())
     until = state["hosts"][host]["banned_until"]
-    ban = re.compile(rf"(BTCUSDT|ETHUSDT) (2024-0[12]): Binance bans this IP on {re.escape(host)} until "
-                     rf"{re.escape(until)} \(UTC\); nothing is sent to {re.escape(host)} before then")
+    ban = re.compile(rf"(BTCUSDT|ETHUSDT) (2024-0[12]): Binance has banned this IP on {re.escape(host)} "
+                     rf"until {re.escape(until)} \(UTC\); nothing is sent to {re.escape(host)} before then")
     lines = output.splitlines()
     failed = [line for line in lines if line.lstrip().startswith("FAILED")]
     summary = [line for line in lines if line.startswith("  BTCUSDT..ETHUSDT 2024-0")]
