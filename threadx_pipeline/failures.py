@@ -23,10 +23,14 @@ _PASS_THROUGH = (dg.Failure, dg.RetryRequested, dg.DagsterError)
 
 
 def describe(asset: str, symbol: str, month: str | None, exc: BaseException) -> str:
-    """``<asset> <SYMBOL> [<YYYY-MM>]: <cause>`` on one line; a bug's cause names its class."""
+    """``<asset> <SYMBOL> [<YYYY-MM>]: <cause>`` on one line; a bug's cause names its class. A
+    message that already starts with ``<SYMBOL> [<YYYY-MM>]:`` (as the core's ingest errors do)
+    is not prefixed twice."""
+    where = symbol if month is None else f"{symbol} {month}"
     message = " ".join(str(exc).split()) or type(exc).__name__
+    message = message.removeprefix(f"{where}: ")
     cause = message if isinstance(exc, ThreadXError) else f"{type(exc).__name__}: {message}"
-    return f"{asset} {symbol}{'' if month is None else ' ' + month}: {cause}"
+    return f"{asset} {where}: {cause}"
 
 
 @contextmanager

@@ -8,7 +8,10 @@ Rules:
 - the candle still open at ``now`` is never stored; ``fetched_through`` (kept in the frame's
   ``attrs`` and so in the Parquet file) records up to where the source was asked;
 - the gap policy is applied to the merged month; gaps are reported over
-  ``[month start, fetched_through)``.
+  ``[month start, fetched_through)``;
+- an IP ban (``IPBannedError``) fails the month with one line naming the symbol, the month, the
+  banned host and the UTC time the ban ends: nothing more is sent to that host until then, by this
+  process or any other sharing the IP state (docs/OPERATIONS.md, Bans).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from threadx_core import times
+from threadx_core.data.binance import IPBannedError
 from threadx_core.data.gaps import Gaps, fill_gaps, find_gaps
 from threadx_core.data.sources import Source, closed_until
 from threadx_core.errors import ThreadXError
@@ -58,6 +62,11 @@ def ingest_month(source: Source, symbol: str, month: str, *, existing: pd.DataFr
     through = max(start, closed_until(last, now))
     try:
         new = validate_raw_1m(source.fetch(symbol, start, last, now), f"{where} from {source.name}")
+    except IPBannedError as exc:
+        # one line a person can act on, as is (no chain to dig in): the run log and the CLI show it
+        raise IngestError(f"{where}: Binance has banned this IP on {exc.host} until {exc.until} (UTC); "
+                          f"nothing is sent to {exc.host} before then; run the backfill again "
+                          f"after that time") from None
     except Exception as exc:
         raise IngestError(f"{where}: fetching [{start.isoformat()}, {last.isoformat()}) from "
                           f"{source.name} failed: {exc}") from exc

@@ -32,7 +32,9 @@ one symbol-year of pages is served in seconds.
 Fault injection: ``inject(fault, times=n)`` queues faults (see ``Fault``); each request takes the
 first queued fault that applies to its endpoint. ``requests`` records every request (path,
 params, status, server clock, the used weight sent), so tests can assert pagination, retries and
-the weight spent in each minute.
+the weight spent in each minute; ``weight_per_minute()`` is the server's own count of the weight
+of every klines call it received in each minute of its clock (over-limit calls included), the
+figure Binance bans on.
 """
 
 from __future__ import annotations
@@ -352,6 +354,7 @@ class FakeBinance:
         self._zips: dict[tuple[str, str, bool], bytes] = {}
         self._weight_window = -1
         self._weight_used = 0
+        self._weight_by_minute: dict[int, int] = {}
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -426,6 +429,12 @@ class FakeBinance:
         with self._lock:
             return list(self._requests)
 
+    def weight_per_minute(self) -> dict[int, int]:
+        """``{minute of the server clock (epoch s // 60): klines weight received in it}``, counting
+        every call, answered 429 or not; ``set_used_weight`` is not counted."""
+        with self._lock:
+            return dict(self._weight_by_minute)
+
     def klines_requests(self) -> list[RecordedRequest]:
         """The ``/api/v3/klines`` requests answered so far."""
         return [r for r in self.requests if r.path == KLINES_PATH]
@@ -467,6 +476,7 @@ class FakeBinance:
         if window != self._weight_window:
             self._weight_window, self._weight_used = window, 0
         self._weight_used += KLINES_WEIGHT
+        self._weight_by_minute[window] = self._weight_by_minute.get(window, 0) + KLINES_WEIGHT
         if self._weight_used <= self.weight_limit:
             return self._weight_used, None
         reply = _Reply.error(429, -1003, "Too much request weight used; current limit is "

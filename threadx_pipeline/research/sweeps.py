@@ -15,6 +15,7 @@ from threadx_core.settings import Settings
 from threadx_core.sweep import stored
 from threadx_pipeline.failures import explained
 from threadx_pipeline.partitions import SINGLE_RUN, step_keys
+from threadx_pipeline.pools import sweep_pool
 from threadx_pipeline.research import GROUP, OWNERS
 from threadx_pipeline.resources import DeviceManagerResource
 from threadx_pipeline.warehouse import WarehouseResource
@@ -29,7 +30,7 @@ def build_sweep(tf: str, settings: Settings, partitions_def: dg.PartitionsDefini
         name=f"sweep_{tf}", partitions_def=partitions_def, group_name=GROUP, owners=OWNERS,
         kinds={"numba", "parquet"}, code_version=code_version, backfill_policy=SINGLE_RUN,
         ins={"ohlcv": dg.AssetIn(f"ohlcv_{tf}"), "indicators": dg.AssetIn(f"indicators_{tf}")},
-        metadata={"timeframe": tf},
+        metadata={"timeframe": tf}, pool=sweep_pool(settings.device.mode),
     )
     def sweep(context: dg.AssetExecutionContext, devices: DeviceManagerResource, warehouse: WarehouseResource,
               ohlcv: dict[str, pd.DataFrame], indicators: dict[str, pd.DataFrame]) -> dg.Output:

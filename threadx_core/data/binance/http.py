@@ -49,7 +49,15 @@ class InvalidSymbolError(BinanceError):
 
 
 class IPBannedError(BinanceError):
-    """HTTP 418: this IP is banned for repeating requests after a 429; stop and wait."""
+    """HTTP 418: this IP is banned for repeating requests after a 429; stop and wait.
+
+    ``host`` is the banned host (``host:port``) and ``until`` the ban's end (UTC ISO 8601), so
+    that a caller can say when fetching may resume."""
+
+    def __init__(self, message: str, *, host: str, until: str | None) -> None:
+        super().__init__(message)
+        self.host = host
+        self.until = until
 
 
 class MalformedResponseError(BinanceError):
@@ -123,7 +131,8 @@ class HttpRetrier:
             banned_until = self.ip_state.settle(weight, response, where)  # the ban first, then raise
         status = response.status_code
         if status == 418:
-            raise IPBannedError(_ban_message(response, where, banned_until, self.ip_state.where))
+            raise IPBannedError(_ban_message(response, where, banned_until, self.ip_state.where),
+                                host=self.ip_state.host, until=banned_until)
         if status == 429:
             retry_after = retry_after_s(response)
             wait = self.policy.backoff_s(retry, self.rng) if retry_after is None else retry_after

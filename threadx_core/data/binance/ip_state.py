@@ -224,9 +224,10 @@ class IpState:
             with self._host(where) as host:
                 now = self._server_now(host)
                 if host.banned_until is not None and now < host.banned_until:
+                    until = _iso(host.banned_until)
                     raise IPBannedError(
-                        f"{where}: this IP is banned by Binance ({self.host}) until "
-                        f"{_iso(host.banned_until)}; no request sent (ban recorded in {self.where})")
+                        f"{where}: this IP is banned by Binance ({self.host}) until {until}; "
+                        f"no request sent (ban recorded in {self.where})", host=self.host, until=until)
                 window = max(int(now // 60), host.window)
                 used = host.used if window == host.window else 0  # else a minute not seen yet
                 pending = sum(host.reserved.values())
