@@ -16,11 +16,13 @@ from threadx_pipeline.partitions import register_symbols
 MONTHS = ["2024-01", "2024-02"]
 NOW = "2024-03-15T00:00:00Z"
 BARS, INDICATORS = ["raw_1m", "ohlcv_1h"], "indicators_1h"
+#: A small grid (the backfill runs the whole graph) that still needs both recursive ATR methods.
+GRID = '[grid]\nbb_period = [20, 30]\natr_period = [14, 30]\natr_method = ["wilder", "ema"]\n'
 
 
 def project(folder: Path, symbols: tuple[str, ...]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    return write_project(folder, symbols=symbols, derive=("1h",))
+    return write_project(folder, symbols=symbols, derive=("1h",), extra=GRID)
 
 
 def in_order(folder: Path, symbols: tuple[str, ...]) -> Path:
