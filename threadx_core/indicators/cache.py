@@ -8,8 +8,9 @@ Month by month equals whole series:
 - Bollinger windows are warmed up with the last ``n − 1`` bars of the previous month, which makes
   them bitwise equal to the whole-series values;
 - recursive ATRs (``wilder``, ``ema``) continue from the ``AtrState`` stored with the previous
-  month's cache (``attrs['atr_state']``, JSON), which is bitwise exact; without that state they
-  are warmed up on the whole previous month (converging, not exact: ``atr_exact`` is false);
+  month's cache (``attrs['atr_state']``, JSON), which is bitwise exact; a caller of
+  :func:`month_indicators` passing the previous month's bars without that state gets them warmed
+  up on the whole previous month (converging, not exact: ``atr_exact`` is false);
 - the first month, without a previous month, has NaN warm-up values and ``history = "none"``.
 
 Whatever order months are built in: :func:`chained_month_indicators` builds a month from the stored
