@@ -27,7 +27,7 @@ def symbol_month(settings: Settings) -> dg.MultiPartitionsDefinition:
 
 
 #: Every symbol × month asset: a backfill over a range runs as one run per symbol (per month when
-#: the range has fewer months than symbols), whose steps loop over the range in calendar order.
+#: the range has no more months than symbols), whose steps loop over the range in calendar order.
 SINGLE_RUN = dg.BackfillPolicy.single_run()
 # the policy is "beta" as an asset parameter; tested through Dagster here (tests/pipeline)
 warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
@@ -53,10 +53,11 @@ def month_range(settings: Settings, first: str | None, last: str | None) -> list
 
 
 def previous_month() -> dg.MultiPartitionMapping:
-    """Same symbol, previous month: the order-only self-dependency of indicator caches (a month's
-    warm-up reads the previous month, so a backfill must not run it first). Being a self-
-    dependency it never widens a backfill's target; the previous month of the first partition
-    does not exist and is left out."""
+    """Same symbol, previous month: the order-only self-dependency of indicator caches. It keeps
+    indicators out of other assets' runs (so their bars are stored first) and marks later months
+    stale, but does not order a backfill's months (docs/ARCHITECTURE.md, Asset graph: the caches
+    are exact whatever the order). Being a self-dependency it never widens a backfill's target;
+    the previous month of the first partition does not exist and is left out."""
     with warnings.catch_warnings():  # MultiPartitionMapping is "beta"; tested through Dagster
         warnings.simplefilter("ignore", dg.BetaWarning)
         return dg.MultiPartitionMapping({

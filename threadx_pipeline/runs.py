@@ -4,8 +4,8 @@
 partitions asked for (every symbol × month asset of every requested symbol-month, and the
 per-symbol reports of the requested symbols), recorded in the instance like a backfill launched
 from the UI (its Backfills page lists it) and run by the same machinery: runs grouped by the
-assets' single-run backfill policy, months in the order their warm-ups need, the per-symbol
-reports after the months they read (docs/ARCHITECTURE.md, Asset graph). The backfill daemon
+assets' single-run backfill policy (months in any order: indicator caches do not depend on it),
+the per-symbol reports after the months they read (docs/ARCHITECTURE.md, Asset graph). The backfill daemon
 runs it when one is alive; otherwise this process drives the daemon's backfill iteration itself,
 dequeuing its runs as the run-queue daemon would (so ``max_concurrent_runs`` still holds).
 ``threadx aggregate`` materialises ``full_period`` over a chosen range in process

@@ -33,6 +33,13 @@ def run(path, instance, symbol, month, *, now, force=False):
                                   raise_on_error=False)
 
 
+def materialize(path, instance, symbol, month, assets, *, now):
+    """Materialise only ``assets`` (names) of one symbol-month partition: a subset of the month job."""
+    job = build_definitions(path, frozen_now=now).resolve_job_def(MONTH_JOB)
+    return job.execute_in_process(partition_key=key(symbol, month), instance=instance, raise_on_error=False,
+                                  asset_selection=[dg.AssetKey(a) for a in assets])
+
+
 def materialization(result, asset, node=None):
     events = result.asset_materializations_for_node(node or asset)
     (event,) = [e for e in events if e.asset_key == dg.AssetKey(asset)]

@@ -2,8 +2,19 @@
 
 The previous month is read by the body, not through an input mapping (which would widen a
 backfill past the months asked for: docs/ARCHITECTURE.md, Asset graph): its bars and its cache
-come from earlier in the same step's calendar-ordered loop, or else from the warehouse. An
-order-only self-dependency on the previous month makes a backfill run months in that order.
+come from earlier in the same step's calendar-ordered loop, or else from the warehouse, through
+:func:`threadx_core.indicators.cache.chained_month_indicators`, which rebuilds in memory any
+earlier month whose cache is not stored yet. A month's cache is therefore the in-order chain's
+whatever order, and whichever runs, Dagster materialises the months in.
+
+The order-only self-dependency on the previous month does not order the months. What it does:
+it keeps indicators out of the runs of other assets (a self-dependent asset never shares a run
+with ohlcv, so every targeted ``ohlcv_<tf>`` month is stored before any indicators run starts)
+and marks later months stale in the UI when a month changes. What it does not: Dagster's asset
+backfill requests every targeted month of a self-dependent single-run asset in one tick (the
+previous month counts as satisfied by being in the same candidate subset) and groups the ranges
+along the dimension with fewer keys, so with no more months than symbols each month is a run of
+its own, and those runs go concurrently.
 """
 
 import time
@@ -11,8 +22,7 @@ import time
 import dagster as dg
 import pandas as pd
 
-from threadx_core import times
-from threadx_core.indicators.cache import decode_states, month_indicators
+from threadx_core.indicators.cache import MonthReader, chained_month_indicators
 from threadx_core.research.provenance import modules_version
 from threadx_core.settings import Settings
 from threadx_pipeline.partitions import SINGLE_RUN, previous_month, step_keys
@@ -28,6 +38,16 @@ def windows(settings: Settings) -> tuple[list[int], list[tuple[int, str]]]:
     """Distinct Bollinger and ATR windows of the sweep grid and the featured sets together."""
     runs = [*settings.sweep_grid(), *settings.featured()]
     return (sorted({p.bb_period for p in runs}), sorted({(p.atr_period, p.atr_method) for p in runs}))
+
+
+def _reader(warehouse: WarehouseResource, step: dict[tuple[str, str], pd.DataFrame], asset: str,
+            symbol: str) -> MonthReader:
+    """Month → ``symbol``'s frame of ``asset``: from earlier in this step (``step``, keyed by
+    ``(symbol, month)``), else the stored partition, else ``None``."""
+    def read(month: str) -> pd.DataFrame | None:
+        frame = step.get((symbol, month))
+        return frame if frame is not None else warehouse.read(asset, symbol, month)
+    return read
 
 
 def build_indicators(tf: str, settings: Settings,
@@ -52,28 +72,24 @@ def build_indicators(tf: str, settings: Settings,
         bars = {(symbol, month): ohlcv[partition] for partition, symbol, month in step_keys(context)}
         caches: dict[tuple[str, str], pd.DataFrame] = {}
         for partition, symbol, month in step_keys(context):
-            before = times.previous_month(month)
-            previous_bars = bars.get((symbol, before))
-            if previous_bars is None:
-                previous_bars = warehouse.read(f"ohlcv_{tf}", symbol, before)
-            previous_cache = caches.get((symbol, before))
-            if previous_cache is None:
-                previous_cache = warehouse.read(name, symbol, before)
-            states = decode_states(None if previous_cache is None else previous_cache.attrs.get("atr_state"))
             started = time.perf_counter()
-            cache = month_indicators(bars[(symbol, month)], previous_bars, states, bb_periods, atr_windows)
+            cache = chained_month_indicators(month, _reader(warehouse, bars, f"ohlcv_{tf}", symbol),
+                                             _reader(warehouse, caches, name, symbol), bb_periods,
+                                             atr_windows)
             elapsed = time.perf_counter() - started
             if cache.history == "none":
                 context.log.warning(f"{symbol} {month} {tf}: no previous month, indicators start cold "
                                     f"(the first bars of each window are NaN)")
-            elif not cache.atr_exact:
-                context.log.warning(f"{symbol} {month} {tf}: no cache for {before}; recursive ATRs are "
-                                    f"warmed up on {before}'s bars, converging but not exact")
+            if cache.rebuilt:
+                # not yet stored (another run of this backfill may be writing them): rebuilt the same
+                context.log.info(f"{symbol} {month} {tf}: rebuilt the caches of {', '.join(cache.rebuilt)} "
+                                 f"in memory from their stored bars (not stored by this step)")
             caches[(symbol, month)] = cache.frame
             context.add_asset_metadata({
                 "rows": len(cache.frame), "bb_periods": len(bb_periods), "atr_windows": len(atr_windows),
                 "history": cache.history, "warmup_bars": cache.warmup_bars, "atr_exact": cache.atr_exact,
-                "elapsed_s": round(elapsed, 4)}, partition_key=partition)
+                "rebuilt_months": list(cache.rebuilt), "elapsed_s": round(elapsed, 4)},
+                partition_key=partition)
         return dg.Output({partition: caches[(symbol, month)]
                           for partition, symbol, month in step_keys(context)})
 

@@ -1,0 +1,90 @@
+"""Indicator caches through Dagster equal the in-order chain whatever order the months run in:
+month 2 materialised before month 1's cache exists, and a native backfill whose months Dagster
+runs as concurrent runs (3 symbols × 2 months: its ranges are grouped by month)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from tests.pipeline.kit import materialization, materialize, threadx, write_project
+from threadx_core import storage
+from threadx_pipeline.partitions import register_symbols
+
+MONTHS = ["2024-01", "2024-02"]
+NOW = "2024-03-15T00:00:00Z"
+BARS, INDICATORS = ["raw_1m", "ohlcv_1h"], "indicators_1h"
+#: A small grid (the backfill runs the whole graph) that still needs both recursive ATR methods.
+GRID = '[grid]\nbb_period = [20, 30]\natr_period = [14, 30]\natr_method = ["wilder", "ema"]\n'
+
+
+def project(folder: Path, symbols: tuple[str, ...]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return write_project(folder, symbols=symbols, derive=("1h",), extra=GRID)
+
+
+def in_order(folder: Path, symbols: tuple[str, ...]) -> Path:
+    """A warehouse where each symbol's bars and indicators were materialised month 1 then month 2."""
+    path = project(folder, symbols)
+    with dg.instance_for_test() as instance:
+        register_symbols(instance, list(symbols))
+        for symbol in symbols:
+            for month in MONTHS:
+                assert materialize(path, instance, symbol, month, [*BARS, INDICATORS], now=NOW).success
+    return folder / "wh"
+
+
+def cache(root: Path, symbol: str, month: str) -> pd.DataFrame:
+    return storage.read_partition(storage.partition_path(root, INDICATORS, symbol, month))
+
+
+def assert_same_cache(got: pd.DataFrame, expected: pd.DataFrame, name: str) -> None:
+    pd.testing.assert_frame_equal(got, expected, check_exact=True, obj=name)
+    assert got.attrs == expected.attrs, name
+
+
+def test_month_two_before_month_one_s_cache_exists_equals_the_in_order_cache(tmp_path):
+    symbols = ("BTCUSDT",)
+    path = project(tmp_path / "reversed", symbols)
+    root = tmp_path / "reversed" / "wh"
+    with dg.instance_for_test() as instance:
+        register_symbols(instance, list(symbols))
+        for month in MONTHS:
+            assert materialize(path, instance, "BTCUSDT", month, BARS, now=NOW).success
+        february = materialize(path, instance, "BTCUSDT", "2024-02", [INDICATORS], now=NOW)
+        assert february.success
+    meta = materialization(february, INDICATORS)
+    assert meta["history"] == "previous month" and meta["atr_exact"] is True
+    assert meta["rebuilt_months"] == ["2024-01"]
+    assert not storage.partition_path(root, INDICATORS, "BTCUSDT", "2024-01").exists()  # not written
+    expected = in_order(tmp_path / "in_order", symbols)
+    assert_same_cache(cache(root, "BTCUSDT", "2024-02"), cache(expected, "BTCUSDT", "2024-02"), "2024-02")
+
+
+def test_a_backfill_with_concurrent_month_runs_equals_per_symbol_in_order_caches(tmp_path):
+    symbols = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
+    path, home = project(tmp_path / "native", symbols), tmp_path / "home"
+    home.mkdir()
+    done = threadx("--config", str(path), "backfill", "--from", MONTHS[0], "--to", MONTHS[-1],
+                   home=home, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "asset partitions, 0 failed]" in done.stdout and "completed_success" in done.stdout
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        (backfill,) = instance.get_backfills()
+        runs = instance.get_runs(dg.RunsFilter(tags={"dagster/backfill": backfill.backfill_id}))
+        messages = [record.message for run in runs for record in instance.all_logs(run.run_id)]
+        materialized = dg.DagsterEventType.ASSET_MATERIALIZATION
+        exact = [record.asset_materialization.metadata["atr_exact"].value for run in runs
+                 for record in instance.all_logs(run.run_id, of_type=materialized)
+                 if record.asset_materialization.asset_key == dg.AssetKey(INDICATORS)]
+    assert not [m for m in messages if "not exact" in m]
+    assert exact == [True] * len(symbols) * len(MONTHS)
+
+    native, expected = tmp_path / "native" / "wh", in_order(tmp_path / "in_order", symbols)
+    for symbol in symbols:
+        for month in MONTHS:
+            name = f"{symbol} {month}"
+            assert_same_cache(cache(native, symbol, month), cache(expected, symbol, month), name)
