@@ -36,19 +36,20 @@ class Unavailable(RuntimeError):
     """PostgreSQL is not installed and cannot be installed here."""
 
 
-def postgres_bin() -> Path:
+def postgres_bin(*, install: bool = True) -> Path:
     """The folder of ``initdb`` and ``pg_ctl``: Debian's newest ``/usr/lib/postgresql/<v>/bin``,
-    else those on PATH; installs Debian's ``postgresql`` package when it is missing and apt-get
-    can (as ``.ci/run`` does)."""
+    else those on PATH; with ``install``, installs Debian's ``postgresql`` package when it is
+    missing and apt-get can (as ``.ci/run`` does)."""
     found = _find_bin()
-    if found is None and shutil.which("apt-get") and os.geteuid() == 0:
+    if found is None and install and shutil.which("apt-get") and os.geteuid() == 0:
         subprocess.run(["apt-get", "update", "-qq"], check=False, capture_output=True)
         subprocess.run(["apt-get", "install", "-y", "-qq", "postgresql"], check=False,
                        capture_output=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
         found = _find_bin()
     if found is None:
-        raise Unavailable("PostgreSQL is not installed (no initdb/pg_ctl under /usr/lib/postgresql/*/bin "
-                          "or on PATH) and apt-get cannot install it here (not root or no apt-get)")
+        why = " and apt-get cannot install it here (not root or no apt-get)" if install else ""
+        raise Unavailable(f"PostgreSQL is not installed (no initdb/pg_ctl under /usr/lib/postgresql/*/bin "
+                          f"or on PATH){why}")
     return found
 
 

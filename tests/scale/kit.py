@@ -29,7 +29,7 @@ from threadx_bench.services import (
     write_dagster_home,
 )
 
-__all__ = ["Postgres", "Unavailable", "assert_same_warehouse", "celery_execution", "celery_workers",
+__all__ = ["ROOT", "Postgres", "Unavailable", "assert_same_warehouse", "celery_execution", "celery_workers",
            "environment", "launch", "postgres_bin", "postgres_server", "small_project", "step_successes",
            "step_workers", "stop", "wait", "write_dagster_home"]
 
