@@ -313,8 +313,12 @@ def skipped(case: str) -> str | None:
     return None
 
 
+def _say(line: str) -> None:
+    print(line, flush=True)  # progress shows as it happens even when the output is piped to a file
+
+
 def run(symbols: int = 2, months: int = 6, cases: Sequence[str] | None = None,
-        progress: Callable[[str], None] = print) -> dict[str, Any]:
+        progress: Callable[[str], None] = _say) -> dict[str, Any]:
     """Run ``cases`` (default: all of :data:`CASES` that can run here) on the first ``symbols`` of
     :data:`SYMBOLS` × ``months`` months from ``START``; see the module docstring for the figures."""
     cases = list(CASES if cases is None else cases)
