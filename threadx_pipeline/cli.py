@@ -149,6 +149,7 @@ BENCHES = {
     "ingest": "threadx_bench.ingest",
     "backtest": "threadx_bench.backtest",
     "sweep": "threadx_bench.sweep",
+    "pipeline": "threadx_bench.pipeline",
 }
 
 
@@ -160,11 +161,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     if args.latency_ms and args.what != "ingest":
         raise ValueError(f"--latency-ms applies to 'threadx bench ingest' only, not to {args.what!r}")
+    options = {"symbols": args.symbols, "months": args.months, "cases": args.cases}
+    given = [f"--{name}" for name, value in options.items() if value is not None]
+    if given and args.what != "pipeline":
+        raise ValueError(f"{', '.join(given)} apply to 'threadx bench pipeline' only, not to {args.what!r}")
+    kwargs: dict = {"latency_ms": args.latency_ms} if args.latency_ms else {}
+    if args.what == "pipeline":
+        kwargs = {k: v for k, v in options.items() if v is not None}
+        if args.cases is not None:
+            kwargs["cases"] = args.cases.split(",")
     bench = importlib.import_module(BENCHES[args.what])
     print(f"threadx bench {args.what} on {machine.describe()} …", flush=True)
-    figures = bench.run(**({"latency_ms": args.latency_ms} if args.latency_ms else {}))
+    figures = bench.run(**kwargs)
     print(json.dumps({"bench": args.what, "machine": machine.describe(), **figures}, indent=2, default=str))
-    return 0
+    return 0 if figures.get("ok", True) else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -193,6 +203,10 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("what", choices=sorted(BENCHES))
     bench.add_argument("--latency-ms", type=float, default=0.0,
                        help="ingest: round trip the loopback server adds to every answer (default 0)")
+    bench.add_argument("--symbols", type=int, help="pipeline: synthetic symbols (default 2)")
+    bench.add_argument("--months", type=int, help="pipeline: months from 2024-01 (default 6)")
+    bench.add_argument("--cases", help="pipeline: comma-separated among core,in_process,daemon,celery "
+                                       "(default: all that can run here)")
     bench.set_defaults(func=cmd_bench)
 
     args = parser.parse_args(argv)
