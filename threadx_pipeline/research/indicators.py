@@ -25,6 +25,7 @@ import pandas as pd
 from threadx_core.indicators.cache import MonthReader, chained_month_indicators
 from threadx_core.research.provenance import modules_version
 from threadx_core.settings import Settings
+from threadx_pipeline.failures import explained
 from threadx_pipeline.partitions import SINGLE_RUN, previous_month, step_keys
 from threadx_pipeline.research import GROUP, OWNERS
 from threadx_pipeline.warehouse import WarehouseResource
@@ -72,24 +73,26 @@ def build_indicators(tf: str, settings: Settings,
         bars = {(symbol, month): ohlcv[partition] for partition, symbol, month in step_keys(context)}
         caches: dict[tuple[str, str], pd.DataFrame] = {}
         for partition, symbol, month in step_keys(context):
-            started = time.perf_counter()
-            cache = chained_month_indicators(month, _reader(warehouse, bars, f"ohlcv_{tf}", symbol),
-                                             _reader(warehouse, caches, name, symbol), bb_periods,
-                                             atr_windows)
-            elapsed = time.perf_counter() - started
-            if cache.history == "none":
-                context.log.warning(f"{symbol} {month} {tf}: no previous month, indicators start cold "
-                                    f"(the first bars of each window are NaN)")
-            if cache.rebuilt:
-                # not yet stored (another run of this backfill may be writing them): rebuilt the same
-                context.log.info(f"{symbol} {month} {tf}: rebuilt the caches of {', '.join(cache.rebuilt)} "
-                                 f"in memory from their stored bars (not stored by this step)")
-            caches[(symbol, month)] = cache.frame
-            context.add_asset_metadata({
-                "rows": len(cache.frame), "bb_periods": len(bb_periods), "atr_windows": len(atr_windows),
-                "history": cache.history, "warmup_bars": cache.warmup_bars, "atr_exact": cache.atr_exact,
-                "rebuilt_months": list(cache.rebuilt), "elapsed_s": round(elapsed, 4)},
-                partition_key=partition)
+            with explained(name, symbol, month):
+                started = time.perf_counter()
+                cache = chained_month_indicators(month, _reader(warehouse, bars, f"ohlcv_{tf}", symbol),
+                                                 _reader(warehouse, caches, name, symbol), bb_periods,
+                                                 atr_windows)
+                elapsed = time.perf_counter() - started
+                if cache.history == "none":
+                    context.log.warning(f"{symbol} {month} {tf}: no previous month, indicators start cold "
+                                        f"(the first bars of each window are NaN)")
+                if cache.rebuilt:
+                    # not yet stored (another run of this backfill may be writing them): rebuilt the same
+                    context.log.info(f"{symbol} {month} {tf}: rebuilt the caches of "
+                                     f"{', '.join(cache.rebuilt)} in memory from their stored bars "
+                                     f"(not stored by this step)")
+                caches[(symbol, month)] = cache.frame
+                context.add_asset_metadata({
+                    "rows": len(cache.frame), "bb_periods": len(bb_periods), "atr_windows": len(atr_windows),
+                    "history": cache.history, "warmup_bars": cache.warmup_bars, "atr_exact": cache.atr_exact,
+                    "rebuilt_months": list(cache.rebuilt), "elapsed_s": round(elapsed, 4)},
+                    partition_key=partition)
         return dg.Output({partition: caches[(symbol, month)]
                           for partition, symbol, month in step_keys(context)})
 
