@@ -6,6 +6,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import signal
+import subprocess
+import sys
 import time
 import tracemalloc
 import typing
@@ -26,6 +29,9 @@ from threadx_core.sweep.grid import Grid, GridTooLargeError, axis_length, count
 from threadx_core.symbols import SymbolError, check_symbol
 from threadx_core.testing.fake_binance import FakeBinance
 
+pytestmark = pytest.mark.drill  # docs/OPERATIONS.md, Drills
+
+ROOT = Path(__file__).resolve().parents[2]
 HOSTILE = ["../x", "..", ".", "a/b", "BTC/USDT", "BTC USDT", "", "btcusdt", "BTCusdt", "BTC\x00USDT",
            "A" * 21, "B", "BTCUSDT\n", "BTC-USDT", "ＢＴＣＵＳＤＴ", "../../../../escape", "symbol=X"]
 JAN, FEB = pd.Timestamp("2024-01-01", tz="UTC"), pd.Timestamp("2024-02-01", tz="UTC")
@@ -195,6 +201,44 @@ def _temp(path: Path, age_s: float, tag: str = "0" * 32) -> Path:
     stamp = time.time() - age_s
     os.utime(tmp, (stamp, stamp))
     return tmp
+
+
+#: A writer killed (SIGKILL, no clean-up possible) after ``argv[2]`` bytes of its Parquet file.
+_KILLED_WRITER = """
+import os, signal, sys
+import pyarrow.parquet as pq
+from tests.core.test_storage import frame
+from threadx_core import storage
+
+def die_midway(table, sink, **kwargs):
+    sink.write(b"PAR1" + b"x" * int(sys.argv[2]))
+    sink.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+pq.write_table = die_midway
+storage.write_partition(frame(50, price=200.0), sys.argv[1])
+"""
+
+
+@pytest.mark.parametrize("kills", [10])
+def test_writers_killed_while_writing_never_leave_a_partial_partition(tmp_path, kills):
+    path = storage.partition_path(tmp_path, "raw_1m", "BTCUSDT", "2024-01")
+    good = frame(10, price=100.0)
+    storage.write_partition(good, path)
+    for n in range(kills):
+        done = subprocess.run([sys.executable, "-c", _KILLED_WRITER, str(path), str(7 ** n % 5000)],
+                              cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True)
+        assert done.returncode == -signal.SIGKILL, done.stderr.decode()[-2000:]
+        # the good partition is whole, and the dead writers' temp files are invisible to readers
+        pd.testing.assert_frame_equal(storage.read_partition(path), good)
+        pd.testing.assert_frame_equal(storage.read_asset(tmp_path, "raw_1m").drop(columns="symbol"), good)
+    leftovers = sorted(path.parent.glob(f".{path.name}.*.tmp"))
+    assert len(leftovers) == kills
+    for leftover in leftovers:  # as old as a dead writer's file gets
+        os.utime(leftover, (time.time() - storage.STALE_TEMP_S - 1,) * 2)
+    storage.write_partition(frame(20, price=300.0), path)
+    assert os.listdir(path.parent) == [path.name]
+    assert len(storage.read_partition(path)) == 20
 
 
 def test_the_next_write_removes_stale_temp_files_of_that_partition_only(tmp_path):

@@ -46,6 +46,7 @@ def test_whole_asset_reads_in_one_dataset_call_with_symbol_column(tmp_path):
     assert everything.groupby("symbol").size().to_dict() == {"BTCUSDT": 10, "ETHUSDT": 5}
 
 
+@pytest.mark.drill  # docs/OPERATIONS.md, Drills
 def test_failed_write_leaves_previous_partition_intact_and_no_temp_file(tmp_path, monkeypatch):
     path = storage.partition_path(tmp_path, "raw_1m", "BTCUSDT", "2024-01")
     storage.write_partition(frame(10, price=100.0), path)

@@ -12,10 +12,13 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from tests.pipeline.kit import write_project
 from threadx_core.testing.fake_binance import Fault
 from threadx_pipeline.monitor import worker_pid
+
+pytestmark = pytest.mark.drill  # docs/OPERATIONS.md, Drills
 
 WORKERS, ROUNDS = 8, 4
 

@@ -11,6 +11,8 @@ from threadx_core.storage import CorruptPartitionError
 from threadx_pipeline.failures import explained
 from threadx_pipeline.runs import root_cause
 
+pytestmark = pytest.mark.drill  # docs/OPERATIONS.md, Drills
+
 
 def _step_failure(instance: dg.DagsterInstance, run_id: str):
     (record,) = instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_FAILURE)

@@ -14,11 +14,14 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from tests.pipeline.kit import write_project
 from threadx_core.testing.candles import SYMBOLS, toy_candles
 from threadx_core.testing.fake_binance import FakeBinance, Fault
 from threadx_pipeline.partitions import key, register_symbols
+
+pytestmark = pytest.mark.drill  # docs/OPERATIONS.md, Drills
 
 PROJECT_YAML = Path(__file__).parents[3] / "dagster.yaml"
 #: One sweep combination: the runs are about fetching, not sweeping.

@@ -9,6 +9,8 @@ from tests.pipeline.kit import run
 from threadx_core import schema, storage
 from threadx_pipeline.partitions import SYMBOLS, register_symbols
 
+pytestmark = pytest.mark.drill  # docs/OPERATIONS.md, Drills
+
 NOW = "2024-03-01T00:00:00Z"
 
 
