@@ -21,7 +21,7 @@ from threadx_pipeline.checks import check_result
 from threadx_pipeline.failures import explained
 from threadx_pipeline.market_data import GROUP, OWNERS
 from threadx_pipeline.partitions import SINGLE_RUN, step_keys
-from threadx_pipeline.pools import BINANCE
+from threadx_pipeline.pools import raw_pool
 from threadx_pipeline.resources import MarketDataResource
 from threadx_pipeline.warehouse import WarehouseResource
 
@@ -55,7 +55,7 @@ def build_raw_1m(settings: Settings, partitions_def: dg.PartitionsDefinition) ->
         name="raw_1m", partitions_def=partitions_def, group_name=GROUP, owners=OWNERS,
         kinds={"pandas", "parquet"}, code_version=modules_version(*INGEST_MODULES),
         backfill_policy=SINGLE_RUN, metadata={"threadx/schema": "raw_1m"},
-        pool=BINANCE,  # one IP, one weight budget and ban: threadx_pipeline.pools
+        pool=raw_pool(settings.source.kind),  # one IP, one weight budget and ban: threadx_pipeline.pools
         check_specs=[
             dg.AssetCheckSpec("schema_valid", asset="raw_1m",
                               description="pandera raw_1m schema: dtypes, prices > 0, OHLC coherence"),
