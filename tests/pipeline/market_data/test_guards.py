@@ -1,7 +1,7 @@
 """Operator drills through Dagster: a hostile symbol from any origin (registration, the UI's
-*Add partition* and launch through GraphQL, the daily schedule, a per-symbol report) writes
-nothing and fails in one line naming it, and ``force`` repairs a corrupt ``raw_1m`` month
-(docs/OPERATIONS.md)."""
+*Add partition* and launch through GraphQL, the daily schedule, automation, a per-symbol
+report) writes nothing and fails in one line naming it, and ``force`` repairs a corrupt
+``raw_1m`` month (docs/OPERATIONS.md)."""
 
 from __future__ import annotations
 
@@ -129,6 +129,20 @@ def test_the_daily_top_up_of_only_hostile_symbols_is_skipped_naming_them(project
         data = defs.resolve_schedule_def("daily_top_up").evaluate_tick(context)
     assert not data.run_requests
     assert data.skip_message == "no valid symbol registered: ['../evil'] left out (not Binance spot symbols)"
+
+
+def test_the_automation_sensor_requests_nothing_for_a_hostile_symbol(project, instance):
+    # the sensor requests what follows a stored month: a hostile key's month is never stored
+    instance.add_dynamic_partitions(SYMBOLS.name, ["../evil"])
+    defs = build_definitions(project, frozen_now=NOW)
+    before = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+    hostile = run(project, instance, "../evil", "2024-01", now=NOW)
+    assert run(project, instance, "BTCUSDT", "2024-01", now=NOW).success
+    after = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=before.cursor)
+    requested = {str(p) for k in defs.resolve_asset_graph().get_all_asset_keys()
+                 for p in after.get_requested_partitions(k)}
+    assert requested == {"BTCUSDT"}  # the good symbol's reports, nothing of the bad one
+    assert not hostile.success
 
 
 @pytest.mark.parametrize("report", ["walk_forward", "full_period"])
