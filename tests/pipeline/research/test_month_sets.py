@@ -144,3 +144,24 @@ def test_a_hole_in_the_stored_months_splits_walk_forward_and_full_period_into_ch
     reports = root / "reports" / "BTCUSDT"
     assert (reports / "full_period_2024-01_2024-02.csv").exists()
     assert (reports / "full_period_2024-04_2024-04.csv").exists()
+
+
+def test_a_delisted_symbols_last_month_is_stored_empty_and_ends_its_chain(tmp_path):
+    delisted = {"BTCUSDT": pd.Timestamp("2024-02-01", tz="UTC")}
+    with FakeBinance(toy_candles, SYMBOLS, now=FAKE_NOW, delisted=delisted) as fake:
+        urls = f'rest_url = "{fake.url}"\nvision_url = "{fake.url}"'
+        path = write_project(tmp_path, source='kind = "binance_vision"', derive=("1h",),
+                             extra=f"{EXTRA}\n[binance]\n{urls}\nmax_retries = 1\n")
+        with dg.instance_for_test() as instance:
+            register_symbols(instance, ["BTCUSDT"])
+            states = {}
+            for month in ("2024-01", "2024-02"):
+                result = run(path, instance, "BTCUSDT", month, now=FAKE_NOW.isoformat())
+                assert result.success
+                states[month] = materialization(result, "raw_1m")["state"]
+            reports = symbol_reports(path, instance)
+    assert states == {"2024-01": "full", "2024-02": "empty"}
+    assert months.is_empty(read(path, "sweep_1h", "2024-02"))
+    assert reports.success
+    full = materialization(reports, "full_period")
+    assert full["chains"] == ["2024-01..2024-01"] and full["holes"] == {"2024-02": "no trading"}
