@@ -94,8 +94,8 @@ def test_both_source_kinds_store_the_same_month_without_trading(tmp_path, unlist
         urls = f'rest_url = "{unlisted_in_january.url}"\nvision_url = "{unlisted_in_january.url}"'
         path = write_project(folder, source=f'kind = "{kind}"', derive=("1h",),
                              extra=f"{EXTRA}\n[binance]\n{urls}\nmax_retries = 1\n")
-        raw_1m = build_definitions(path, frozen_now=FAKE_NOW.isoformat()).resolve_assets_def("raw_1m")
-        with dg.instance_for_test() as instance:
+        with dg.instance_for_test() as instance:  # resolved outside one, it may find a dead instance
+            raw_1m = build_definitions(path, frozen_now=FAKE_NOW.isoformat()).resolve_assets_def("raw_1m")
             register_symbols(instance, ["BTCUSDT"])
             for month in ("2024-01", "2024-02"):
                 done = dg.materialize([raw_1m], partition_key=key("BTCUSDT", month), instance=instance)
