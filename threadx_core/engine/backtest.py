@@ -108,7 +108,7 @@ def trades_frame(log: np.ndarray, times: pd.DatetimeIndex,
     entry_time = times[np.maximum(entry_bar, 0)]
     if (entry_bar < 0).any():
         if carried_entry_ms < 0:
-            raise ValueError("a trade was carried in without its entry time")
+            raise ValueError("carried state: entry_time is -1 for the position it carries in")
         carried = pd.Timestamp(int(carried_entry_ms), unit="ms", tz="UTC")
         entry_time = entry_time.where(entry_bar >= 0, carried)
     return pd.DataFrame({

@@ -20,7 +20,8 @@ Layout
   run holds at the end of a window — the :class:`State`, the previous bar's close and bands, the
   last daily sample, the calendar minutes run and both metric accumulators — as one float64 row,
   so the next window (the next month) continues the *same* run: started from that row, a window
-  gives bitwise the trades, equity and accumulators of one run over both. Bar numbers in the
+  gives the trades, equity and accumulators of one run over both (the same operations in the
+  same order). Bar numbers in the
   row are relative to the next window (``entry_bar`` −1 = the last bar of the window that
   stored it). :mod:`threadx_core.engine.carry` types the rows as a frame.
 

@@ -50,18 +50,19 @@ def test_an_open_position_is_carried_not_closed_and_keeps_its_entry_time() -> No
     frame = fat_tailed_walk(2000, 7)
     params = Params(bb_period=5, bb_std=0.8, take_profit="none", trailing=False, atr_mult=3.0)
     whole = backtest(frame, params, precomputed=precomputed(frame, params), bar_minutes=30)
-    # Cut inside a trade that lasts at least two bars.
-    trade = whole.trades[whole.trades["exit_bar"] - whole.trades["entry_bar"] >= 2].iloc[0]
+    # A trade of at least three bars, cut twice: it spans three windows.
+    trade = whole.trades[whole.trades["exit_bar"] - whole.trades["entry_bar"] >= 3].iloc[0]
     cut = int(trade["entry_bar"]) + 1
-    first, second = chained(frame, params, [(0, cut), (cut, len(frame))])
-    state = first.end_state
-    assert state["side"] == (1 if trade["side"] == "long" else -1)
-    assert state["entry_bar"] == trade["entry_bar"] - cut
-    assert pd.Timestamp(int(state["entry_time"]), unit="ms", tz="UTC") == trade["entry_time"]
-    assert "end" not in set(first.trades["exit_reason"].astype(str))
-    carried = second.trades.iloc[0]
+    first, middle, last = chained(frame, params, [(0, cut), (cut, cut + 1), (cut + 1, len(frame))])
+    side = 1 if trade["side"] == "long" else -1
+    for result, bar in ((first, trade["entry_bar"] - cut), (middle, trade["entry_bar"] - cut - 1)):
+        state = result.end_state
+        assert state["side"] == side and state["entry_bar"] == bar
+        assert pd.Timestamp(int(state["entry_time"]), unit="ms", tz="UTC") == trade["entry_time"]
+        assert "end" not in set(result.trades["exit_reason"].astype(str))
+    carried = last.trades.iloc[0]
     assert carried["entry_time"] == trade["entry_time"] and carried["fees"] == trade["fees"]
-    assert carried["entry_bar"] < 0
+    assert carried["entry_bar"] == trade["entry_bar"] - cut - 1 < 0
 
 
 def test_a_pending_order_is_carried_to_the_next_open() -> None:
