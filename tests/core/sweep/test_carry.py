@@ -9,9 +9,9 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.core.engine.kit import chained, markets, trading_params, windows
+from tests.core.engine.kit import chained, markets, precomputed, trading_params, windows
 from threadx_core import metrics
-from threadx_core.engine import Params
+from threadx_core.engine import Params, backtest, carry
 from threadx_core.sweep import Grid
 from threadx_core.sweep.run import run_with_daily
 from threadx_core.testing.candles import fat_tailed_walk
@@ -72,3 +72,23 @@ def test_without_a_carried_state_each_window_is_its_own_backtest() -> None:
     assert first.end_state["side"].iloc[0] != 0  # a position crosses the boundary
     assert alone.end_state["tr_n"].iloc[0] < second.end_state["tr_n"].iloc[0]
     assert alone.results["final_equity"].iloc[0] != second.results["final_equity"].iloc[0]
+
+
+def test_fresh_accumulators_give_the_window_metrics_of_a_carried_position() -> None:
+    frame = fat_tailed_walk(1200, 5)
+    grid = Grid({"bb_period": [5, 9], "fill": ["next_open", "close"]},
+                Params(bb_std=0.8, take_profit="none", trailing=False))
+    first = run_with_daily(frame.iloc[:600], grid, "cpu", bar_minutes=30, close_at_end=False)
+    assert (first.end_state["side"] != 0).any()
+    metric_state = [c for c in carry.COLUMNS if c.startswith(("eq_", "tr_"))] + ["minutes"]
+    start = first.end_state.copy()
+    start[metric_state] = carry.to_frame(carry.fresh(np.full(len(grid), 10_000.0)))[metric_state]
+    second = run_with_daily(frame, grid, "cpu", bar_minutes=30, warmup_bars=600, start=start)
+    keys = list(metrics.OUTPUT_KEYS)
+    for i, params in enumerate(grid):
+        arrays = precomputed(frame, params)
+        engine = backtest(frame.iloc[600:], params, bar_minutes=30, start=start.iloc[i],
+                          precomputed=tuple(a[600:] for a in arrays))
+        np.testing.assert_allclose(second.results[keys].iloc[i].to_numpy(float),
+                                   [float(engine.metrics[k]) for k in keys], rtol=1e-9, atol=0,
+                                   equal_nan=True, err_msg=str(params))
