@@ -48,7 +48,7 @@ from threadx_core.data.resample import resample
 from threadx_core.indicators.cache import decode_states, month_indicators
 from threadx_core.research import best_by_run as selection
 from threadx_core.research import full_period as periods
-from threadx_core.research import provenance
+from threadx_core.research import months, provenance
 from threadx_core.research.featured import featured
 from threadx_core.research.walk_forward import decide
 from threadx_core.schema import validate_ohlcv, validate_raw_1m
@@ -138,7 +138,7 @@ def core_work(cfg: settings.Settings, symbols: Sequence[str], month_labels: Sequ
             previous = {tf: (bars[tf], caches[tf]) for tf in tfs}
         steps = []
         for tf in tfs:
-            if len(sweeps[tf]) <= wf.in_sample_months:
+            if months.chains_of(sweeps[tf]).longest <= wf.in_sample_months:
                 out.exports.append(((symbol, None), f"{tf}_", {}))
                 continue
             decision = decide(sweeps[tf], in_sample_months=wf.in_sample_months, objective=chosen.objective,
@@ -148,13 +148,14 @@ def core_work(cfg: settings.Settings, symbols: Sequence[str], month_labels: Sequ
             out.exports.append(((symbol, None), f"{tf}_", decision.files(tf)))
         out.partitions[("walk_forward", symbol, None)] = (pd.concat(steps, ignore_index=True) if steps
                                                           else pd.DataFrame({"timeframe": []}))
-        result = periods.full_period({tf: sweeps[tf] for tf in tfs}, None, None, objective=chosen.objective,
-                                     min_trades=chosen.min_trades, top_k=chosen.top_k, title=symbol)
-        stem = f"full_period_{result.first}_{result.last}"
+        result = periods.full_periods({tf: sweeps[tf] for tf in tfs}, None, None, objective=chosen.objective,
+                                      min_trades=chosen.min_trades, top_k=chosen.top_k, title=symbol)
         out.partitions[("full_period", symbol, None)] = result.frame
-        out.exports.append(((symbol, None), None, {
-            f"{stem}.csv": result.frame.drop(columns="daily_returns").to_csv(index=False).encode(),
-            **{f"{stem}_{name}.png": png for name, png in result.charts.items()}}))
+        for period in result.periods:
+            stem = f"full_period_{period.first}_{period.last}"
+            out.exports.append(((symbol, None), None, {
+                f"{stem}.csv": period.frame.drop(columns="daily_returns").to_csv(index=False).encode(),
+                **{f"{stem}_{name}.png": png for name, png in period.charts.items()}}))
     return out
 
 

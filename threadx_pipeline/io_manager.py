@@ -16,6 +16,7 @@ import dagster as dg
 import pandas as pd
 
 from threadx_core import schema, storage
+from threadx_pipeline.failures import explained
 from threadx_pipeline.partitions import split
 from threadx_pipeline.warehouse import WarehouseResource
 
@@ -51,8 +52,20 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
             context.step_context.add_asset_metadata(metadata, asset_key=context.asset_key, partition_key=k)
 
     def load_input(self, context: dg.InputContext) -> dict[str, pd.DataFrame]:
+        """``{partition key: frame}``, or ``{month: frame}`` of the stored months for a
+        ``threadx/by_month`` input. Inputs load before the step's body, so a partition that cannot
+        be read (a key the storage refuses, such as a hostile symbol; a corrupt file) fails the
+        step here with the body's one line (:func:`threadx_pipeline.failures.explained`): the step's
+        asset, the symbol, the month (none for a per-symbol asset) and the cause."""
         asset, keys = context.asset_key.path[-1], [str(k) for k in context.asset_partition_keys]
-        if not (context.definition_metadata or {}).get("threadx/by_month"):
-            return {k: storage.read_partition(self.warehouse.path(asset, k)) for k in keys}
-        paths = {split(k)[1]: self.warehouse.path(asset, k) for k in keys}
-        return {month: storage.read_partition(p) for month, p in sorted(paths.items()) if p.exists()}
+        by_month = bool((context.definition_metadata or {}).get("threadx/by_month"))
+        frames = {}
+        for k in keys:
+            symbol, month = split(k)
+            with explained(context.op_def.name, symbol, None if by_month else month):
+                path = self.warehouse.path(asset, k)
+                if not by_month:
+                    frames[k] = storage.read_partition(path)
+                elif path.exists():  # a per-symbol asset reads the months that are stored
+                    frames[month] = storage.read_partition(path)
+        return dict(sorted(frames.items())) if by_month else frames

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 import pytest
 from dagster._core.scheduler.instigation import InstigatorTick, InstigatorType, TickStatus
 from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
@@ -100,7 +101,17 @@ def materialize_raw_1m(env: dict[str, str], partition: str) -> None:
     assert done.returncode == 0, f"raw_1m {partition}: {done.stdout[-3000:]}{done.stderr[-3000:]}"
 
 
+def _clear_of_the_daily_top_up() -> None:
+    """Wait until the real ``daily_top_up`` schedule (00:15 UTC, on by default) is at least five
+    minutes away: its runs would be new candles too, and the quiet period below would not be."""
+    now = pd.Timestamp.now(tz="UTC")
+    fire = now.normalize() + pd.Timedelta(minutes=15)
+    if fire - pd.Timedelta(minutes=5) <= now < fire + pd.Timedelta(minutes=5):
+        time.sleep((fire + pd.Timedelta(minutes=5) - now).total_seconds())
+
+
 def test_new_candles_of_a_month_reach_its_derived_assets_then_the_reports_through_the_daemon(tmp_path):
+    _clear_of_the_daily_top_up()
     project = write_project(tmp_path, symbols=(SYMBOL,), derive=("1h",), sweep=("1h",), extra=GRID + INTERVAL)
     home = tmp_path / "dagster_home"
     home.mkdir()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from tests.pipeline.kit import threadx
+from tests.pipeline.kit import materialize, threadx
 from threadx_core.storage import CorruptPartitionError
 from threadx_pipeline.failures import explained
 from threadx_pipeline.runs import root_cause
@@ -60,3 +60,18 @@ def test_a_corrupt_stored_month_is_one_line_in_the_command_naming_the_file(proje
     assert progress and expected in progress[0], done.stdout[-3000:]
     assert summary and expected in summary[0], done.stderr[-3000:]
     assert corrupt.read_bytes() == b"not parquet at all"  # nothing replaced without --force
+
+
+def test_an_input_that_cannot_be_read_fails_the_reading_step_in_one_line(project, instance):
+    # inputs load before the body (outside its explained block): the IO manager explains them
+    corrupt = project.parent / "wh" / "raw_1m" / "symbol=BTCUSDT" / "month=2024-01.parquet"
+    corrupt.parent.mkdir(parents=True)
+    corrupt.write_bytes(b"not parquet at all")
+    result = materialize(project, instance, "BTCUSDT", "2024-01", ["ohlcv_1h"], now="2024-03-01T00:00:00Z")
+    assert not result.success
+    line = root_cause(instance, result.run_id)
+    assert line.startswith(f"ohlcv_1h BTCUSDT 2024-01: partition file {corrupt} is corrupt ("), line
+    failure = _step_failure(instance, result.run_id).user_failure_data
+    metadata = {k: v.value for k, v in failure.metadata.items()}
+    assert metadata == {"asset": "ohlcv_1h", "symbol": "BTCUSDT", "month": "2024-01",
+                        "error": "CorruptPartitionError"}

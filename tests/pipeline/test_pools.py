@@ -21,13 +21,18 @@ DEADLINE_S = 180.0
 
 
 @pytest.mark.parametrize(("mode", "sweep_pool"), [("cpu", "cpu"), ("gpu", "gpu"), ("multi-gpu", "gpu")])
-def test_raw_1m_and_the_sweeps_declare_the_pools_of_what_they_contend_for(tmp_path, mode, sweep_pool):
-    path = write_project(tmp_path, sweep=("1h", "4h"), extra=f'[device]\nmode = "{mode}"\n')
+@pytest.mark.parametrize(("source", "raw_pool"), [
+    ('kind = "binance"', "binance"),
+    ('kind = "binance_vision"', "binance"),
+    ('kind = "synthetic"', None)])
+def test_raw_1m_and_the_sweeps_declare_the_pools_of_what_they_contend_for(tmp_path, mode, sweep_pool,
+                                                                           source, raw_pool):
+    path = write_project(tmp_path, sweep=("1h", "4h"), source=source, extra=f'[device]\nmode = "{mode}"\n')
     with dg.instance_for_test():
         defs = build_definitions(path)
         pools = {name: defs.resolve_assets_def(name).op.pool
                  for name in ("raw_1m", "sweep_1h", "sweep_4h", "ohlcv_1h")}
-    assert pools == {"raw_1m": "binance", "sweep_1h": sweep_pool, "sweep_4h": sweep_pool, "ohlcv_1h": None}
+    assert pools == {"raw_1m": raw_pool, "sweep_1h": sweep_pool, "sweep_4h": sweep_pool, "ohlcv_1h": None}
 
 
 def _wait_for(what: str, found):

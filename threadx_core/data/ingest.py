@@ -9,6 +9,12 @@ Rules:
   ``attrs`` and so in the Parquet file) records up to where the source was asked;
 - the gap policy is applied to the merged month; gaps are reported over
   ``[month start, fetched_through)``;
+- a month is *empty* when the source has no candle in it (no trading: before a listing, after a
+  delisting; the REST answer is an empty list, the archive a 404 that REST confirms: see
+  ``BinanceVisionSource``): it is stored like any other, with no row, and a finished empty month is
+  complete. ``MonthIngest.state`` says ``"full"`` (fetched through its end, with candles),
+  ``"partial"`` (with candles, not fetched through its end: the current month) or ``"empty"``
+  (no candle; the current month may still fill);
 - an IP ban (``IPBannedError``) fails the month with one line naming the symbol, the month, the
   banned host and the UTC time the ban ends: nothing more is sent to that host until then, by this
   process or any other sharing the IP state (docs/OPERATIONS.md, Bans).
@@ -41,6 +47,7 @@ class MonthIngest:
     fetched_rows: int
     requested: tuple[pd.Timestamp, pd.Timestamp] | None
     gaps: Gaps
+    state: str  # "full" | "partial" | "empty" (module docstring)
 
 
 def ingest_month(source: Source, symbol: str, month: str, *, existing: pd.DataFrame | None,
@@ -56,7 +63,8 @@ def ingest_month(source: Source, symbol: str, month: str, *, existing: pd.DataFr
     if first > now:
         raise IngestError(f"{where}: month starts after now ({now.isoformat()}); nothing to fetch")
     if existing is not None and not force and _fetched_through(existing) >= last:
-        return MonthIngest(existing, "skipped", 0, None, find_gaps(existing, first, last))
+        return MonthIngest(existing, "skipped", 0, None, find_gaps(existing, first, last),
+                           month_state(existing, last))
     base = None if existing is None or force or existing.empty else existing
     start = first if base is None else base["open_time"].iloc[-1] + pd.Timedelta(minutes=1)
     through = max(start, closed_until(last, now))
@@ -75,7 +83,15 @@ def ingest_month(source: Source, symbol: str, month: str, *, existing: pd.DataFr
     frame = validate_raw_1m(fill_gaps(frame, fill, max_fill_minutes), where)
     frame.attrs = {"fetched_through": through.isoformat(), "source": source.name}
     action = "fetched" if base is None else "topped_up"
-    return MonthIngest(frame, action, len(new), (start, through), find_gaps(frame, first, through))
+    return MonthIngest(frame, action, len(new), (start, through), find_gaps(frame, first, through),
+                       month_state(frame, last))
+
+
+def month_state(frame: pd.DataFrame, end: pd.Timestamp) -> str:
+    """``"empty"``, ``"partial"`` or ``"full"`` (module docstring) of a stored month ending at ``end``."""
+    if frame.empty:
+        return "empty"
+    return "full" if _fetched_through(frame) >= end else "partial"
 
 
 def _fetched_through(frame: pd.DataFrame) -> pd.Timestamp:

@@ -14,7 +14,7 @@ from typing import Protocol
 import pandas as pd
 
 from threadx_core import times
-from threadx_core.data.binance import BinanceClient, BinanceVision
+from threadx_core.data.binance import ArchiveNotFoundError, BinanceClient, BinanceVision
 from threadx_core.data.synthetic import synthetic
 from threadx_core.settings import Settings
 
@@ -64,7 +64,14 @@ class BinanceSource:
 
 class BinanceVisionSource:
     """Monthly archives for whole finished months; REST for anything else (the current month,
-    or a top-up that starts inside a month)."""
+    or a top-up that starts inside a month).
+
+    A finished month without an archive (HTTP 404) is asked to REST: Binance publishes no archive
+    of a month without trading (before a listing, after a delisting), and publishes a month's
+    archive only some time after the month ends. REST tells the two apart: an empty answer is a
+    month without trading, stored empty exactly as the ``binance`` source stores it; candles are a
+    month whose archive is not published yet, stored from REST. Either way both source kinds
+    store the same month."""
 
     name = "binance_vision"
 
@@ -77,7 +84,10 @@ class BinanceVisionSource:
         month = times.month_label(start)
         first, last = times.month_bounds(month)
         if start == first and end == last and last <= now:
-            return self.vision.month_1m(symbol, month)
+            try:
+                return self.vision.month_1m(symbol, month)
+            except ArchiveNotFoundError:
+                pass  # no trading, or not published yet: REST says which (class docstring)
         return self.rest.fetch(symbol, start, end, now)
 
 

@@ -72,6 +72,7 @@ from threadx_core.metrics import (
     volatility,
     win_rate,
 )
+from threadx_core.research import months
 from threadx_core.sweep import stored
 
 #: Periods per year of daily returns (crypto trades every day).
@@ -152,14 +153,15 @@ def compound(totals: Sequence[TradeTotals], scale: np.ndarray) -> TradeTotals:
 # --------------------------------------------------------------------------------------------
 
 
-def align(partitions: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+def align(partitions: Mapping[str, pd.DataFrame], *, consecutive: bool = True) -> dict[str, pd.DataFrame]:
     """``partitions`` (month label ``YYYY-MM`` → sweep partition) checked and sorted by month, each
     reordered to the first month's grid order (rows matched by their ``Params`` columns).
 
-    Raises ``ValueError`` naming the month when: the months are not consecutive (naming the first
-    missing one), a partition lacks a column or ``attrs["days"]``, its timeframe differs from the
-    first month's, its grid (the set of ``Params`` rows) differs from the first month's or has
-    duplicates, or its days are not sorted inside that month.
+    Raises ``ValueError`` naming the month when: a month is empty (no trading); ``consecutive`` and
+    the months are not consecutive (naming the first missing one: a chained account never spans a
+    hole, :mod:`threadx_core.research.months`); a partition lacks a column or ``attrs["days"]``, its
+    timeframe differs from the first month's, its grid (the set of ``Params`` rows) differs from the
+    first month's or has duplicates, or its days are not sorted inside that month.
     """
     if not partitions:
         raise MonthSetError("no sweep partition to aggregate")
@@ -171,7 +173,7 @@ def align(partitions: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
         by_month[label] = frame
     labels = sorted(by_month)
     missing = sorted(set(times.month_span(labels[0], labels[-1])) - set(labels))
-    if missing:
+    if consecutive and missing:
         raise MonthSetError(f"month {missing[0]} is missing: partitions must cover consecutive months")
     for label in labels:
         _check_partition(label, by_month[label])
@@ -189,6 +191,9 @@ def align(partitions: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
 
 def _check_partition(label: str, frame: pd.DataFrame) -> None:
     """Raise naming ``label`` if ``frame`` is not a readable sweep partition of that month."""
+    if months.is_empty(frame):
+        raise MonthSetError(f"month {label} has no trading (an empty month): a chained account "
+                            f"cannot span it, chain the months before and after it apart")
     needed = [*PARAM_NAMES, *OUTPUT_KEYS, "timeframe", "daily_returns"]
     absent = [c for c in needed if c not in frame.columns]
     if absent or "days" not in frame.attrs:

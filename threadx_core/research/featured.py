@@ -12,12 +12,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from threadx_core.engine import Params, Result, backtest
+from threadx_core.engine.backtest import trades_frame as trades_table
+from threadx_core.engine.nb import LOG_COLUMNS
 from threadx_core.engine.params import PARAM_NAMES
 from threadx_core.indicators.cache import atr_column, bb_columns
+from threadx_core.metrics import OUTPUT_KEYS
 from threadx_core.present.plots import equity_drawdown_png
+
+#: The typed frames of no run: an empty month's equity and trades.
+NO_EQUITY = pd.DataFrame({"open_time": pd.Series(dtype="datetime64[ms, UTC]"), "run": pd.Series(dtype=object),
+                          "timeframe": pd.Series(dtype=object), "equity": pd.Series(dtype=np.float64),
+                          "position": pd.Series(dtype=np.float64), "drawdown": pd.Series(dtype=np.float64)})
+NO_TRADES = trades_table(np.empty((0, len(LOG_COLUMNS))), pd.DatetimeIndex([], tz="UTC")).assign(
+    run=pd.Series(dtype=object), timeframe=pd.Series(dtype=object))
 
 
 @dataclass(frozen=True)
@@ -40,9 +51,13 @@ def run_label(params: Params, tf: str) -> str:
 def featured(bars: dict[str, pd.DataFrame], caches: dict[str, pd.DataFrame],
              featured_params: list[Params], title: str) -> FeaturedReport:
     """Backtest every ``featured_params`` set on every timeframe of ``bars`` (``{tf: ohlcv}``),
-    using ``caches`` (``{tf: indicator cache}``, same rows)."""
+    using ``caches`` (``{tf: indicator cache}``, same rows). A timeframe without bars (an empty
+    month: no trading) has no run: an empty month's report has no row in ``equity``, ``trades``
+    (typed, :data:`engine.TRADE_COLUMNS` + run, timeframe) and ``metrics``, and no chart (``b""``)."""
     curves, equities, trades, rows = {}, [], [], []
     for tf, ohlcv in bars.items():
+        if ohlcv.empty:
+            continue  # the engine needs a bar; a month without any has nothing to run
         for params in featured_params:
             result = cached_backtest(ohlcv, caches[tf], params)
             label = run_label(params, tf)
@@ -53,9 +68,10 @@ def featured(bars: dict[str, pd.DataFrame], caches: dict[str, pd.DataFrame],
                 "drawdown": (result.equity / result.equity.cummax() - 1.0).to_numpy()}))
             trades.append(result.trades.assign(run=label, timeframe=tf))
             rows.append({"run": label, "timeframe": tf, **result.metrics})
-    table = pd.DataFrame(rows)
-    return FeaturedReport(pd.concat(equities, ignore_index=True), trades_frame(trades), table,
-                          equity_drawdown_png(curves, title))
+    table = pd.DataFrame(rows, columns=None if rows else ["run", "timeframe", *OUTPUT_KEYS])
+    return FeaturedReport(pd.concat(equities or [NO_EQUITY], ignore_index=True),
+                          trades_frame(trades or [NO_TRADES]), table,
+                          equity_drawdown_png(curves, title) if curves else b"")
 
 
 def cached_backtest(ohlcv: pd.DataFrame, cache: pd.DataFrame, params: Params) -> Result:

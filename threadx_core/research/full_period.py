@@ -7,10 +7,15 @@ timeframe, aggregates each timeframe over it with :func:`chain.aggregate` (the c
 compounding account; daily-based equity metrics, NOT comparable with a partition's per-bar ones —
 see that module) and ranks the rows of all timeframes together, as ``best_by_run`` does for a month.
 Nothing is re-run: only the stored metrics and daily returns are read.
+
+:func:`full_periods` is the same over a range that may hold holes (months not stored for a
+timeframe, or empty: :mod:`threadx_core.research.months`): one :class:`FullPeriod` per chain of
+consecutive chainable months, never one account across a hole, and a warning naming the holes.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,7 +25,7 @@ import pandas as pd
 
 from threadx_core import times
 from threadx_core.present.plots import objective_pngs
-from threadx_core.research import chain, selection
+from threadx_core.research import chain, months, selection
 
 
 @dataclass(frozen=True)
@@ -53,22 +58,93 @@ def full_period(sweeps: Mapping[str, Mapping[str, pd.DataFrame]], first: str | N
     ``first``/``last`` is not a ``YYYY-MM`` month or ``last`` precedes ``first``; nothing is stored;
     a month of the range is not stored for a timeframe (naming the timeframe and the first such
     month); the stored months cannot be aggregated (naming the timeframe and the month, see
-    :func:`chain.align`); two timeframes cover different days in a month (naming both and the
-    month). ``objective`` must be one of :data:`selection.OBJECTIVES`.
+    :func:`chain.align`, which refuses an empty month); two timeframes cover different days in a
+    month (naming both and the month). ``objective`` must be one of :data:`selection.OBJECTIVES`.
+    One account over a hole does not exist: :func:`full_periods` splits a range at its holes.
     """
-    if not sweeps:
-        raise chain.MonthSetError(f"{title}: no sweep timeframe to aggregate")
-    try:
-        labels = _range(sweeps, first, last)
-    except ValueError as exc:
-        raise chain.MonthSetError(f"{title}: {exc}") from None
-    frames = []
+    labels = _labels(sweeps, first, last, title)
     for tf, stored in sweeps.items():
         absent = [m for m in labels if m not in stored]
         if absent:
             raise chain.MonthSetError(f"{title} {tf}: month {absent[0]} is not stored (stored: "
-                             f"{', '.join(sorted(stored)) or 'none'}); the range {labels[0]}..{labels[-1]} "
-                             f"needs every month of it")
+                                      f"{', '.join(sorted(stored)) or 'none'}); the range "
+                                      f"{labels[0]}..{labels[-1]} needs every month of it")
+    return _period(sweeps, labels, objective=objective, min_trades=min_trades, top_k=top_k, title=title)
+
+
+@dataclass(frozen=True)
+class FullPeriods:
+    """The range ``first``..``last`` asked for, one :class:`FullPeriod` per chain of it
+    (``periods``, in time order; none when no month of the range can be chained), its ``holes``
+    (month → why, :class:`months.MonthChains`) and the ``warning`` naming them (``None`` when it
+    has none)."""
+
+    first: str
+    last: str
+    periods: list[FullPeriod]
+    holes: dict[str, str]
+    warning: str | None
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """Every period's rows, in time order, with the period's ``first`` and ``last`` month as
+        columns; ``attrs``: ``first``, ``last`` (the range), ``chains`` (JSON list of
+        ``[first, last]``), ``months`` and ``days`` (JSON lists over every period)."""
+        parts = [p.frame.assign(first=p.first, last=p.last) for p in self.periods]
+        frame = (pd.concat(parts, ignore_index=True) if parts
+                 else pd.DataFrame({"timeframe": [], "first": [], "last": []}))
+        frame.attrs = {"first": self.first, "last": self.last,
+                       "chains": json.dumps([[p.first, p.last] for p in self.periods]),
+                       "months": json.dumps([m for p in self.periods for m in p.months]),
+                       "days": json.dumps([d for p in self.periods
+                                           for d in json.loads(p.frame.attrs["days"])])}
+        return frame
+
+
+def full_periods(sweeps: Mapping[str, Mapping[str, pd.DataFrame]], first: str | None = None,
+                 last: str | None = None, *, objective: str, min_trades: int, top_k: int,
+                 title: str) -> FullPeriods:
+    """:func:`full_period` of each chain of ``first``..``last`` (:func:`months.month_chains`: a
+    month not stored for some timeframe, or empty, is a hole that ends one chain and starts
+    another). The range must start and end on months stored for every timeframe (an empty month
+    counts as stored); otherwise (naming the timeframe and the first month not stored at the
+    start, else at the end), and for the other errors of :func:`full_period`, raises ``ValueError``
+    starting with ``title``."""
+    labels = _labels(sweeps, first, last, title)
+    for tf, stored in sweeps.items():
+        if (absent := _unstored_edge(labels, stored)) is not None:
+            raise chain.MonthSetError(f"{title} {tf}: month {absent} is not stored (stored: "
+                                      f"{', '.join(sorted(stored)) or 'none'}); the range "
+                                      f"{labels[0]}..{labels[-1]} must start and end on stored months")
+    split = months.month_chains(sweeps, labels)
+    periods = [_period(sweeps, run, objective=objective, min_trades=min_trades, top_k=top_k, title=title)
+               for run in split.chains]
+    return FullPeriods(labels[0], labels[-1], periods, split.holes, split.warning(title))
+
+
+def _unstored_edge(labels: list[str], stored: Mapping[str, pd.DataFrame]) -> str | None:
+    """The first of the months of ``labels`` not in ``stored`` at its start, else at its end."""
+    lead = list(itertools.takewhile(lambda m: m not in stored, labels))
+    trail = list(itertools.takewhile(lambda m: m not in stored, reversed(labels)))[::-1]
+    return (lead or trail or [None])[0]
+
+
+def _labels(sweeps: Mapping[str, Mapping[str, pd.DataFrame]], first: str | None, last: str | None,
+            title: str) -> list[str]:
+    """The labels of the range asked for, checked (errors start with ``title``)."""
+    if not sweeps:
+        raise chain.MonthSetError(f"{title}: no sweep timeframe to aggregate")
+    try:
+        return _range(sweeps, first, last)
+    except ValueError as exc:
+        raise chain.MonthSetError(f"{title}: {exc}") from None
+
+
+def _period(sweeps: Mapping[str, Mapping[str, pd.DataFrame]], labels: list[str], *, objective: str,
+            min_trades: int, top_k: int, title: str) -> FullPeriod:
+    """The :class:`FullPeriod` of ``labels``, every one of them stored for every timeframe."""
+    frames = []
+    for tf, stored in sweeps.items():
         try:
             frames.append(chain.aggregate({m: stored[m] for m in labels}))
         except ValueError as exc:

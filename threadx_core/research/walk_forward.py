@@ -1,11 +1,13 @@
 """Walk-forward selection over monthly sweep partitions: choose in sample, judge out of
 sample, month after month.
 
-For every month m with at least ``in_sample_months`` = k months before it, the combination ranked
-first by :func:`selection.rank` (objective, ``min_trades``, ties as documented there) on the
-in-sample window [m − k, m) aggregated by :func:`chain.chain` is traded in month m, with that
-month's stored daily returns. The out-of-sample months are chained into one daily-return series
-(one compounding account that switches combination at each month start — possible without
+For every month m with at least ``in_sample_months`` = k months before it in its chain (a run of
+consecutive chainable months: a hole, a month not stored or empty, ends one chain and starts
+another; :mod:`threadx_core.research.months`), the combination ranked first by
+:func:`selection.rank` (objective, ``min_trades``, ties as documented there) on the in-sample
+window [m − k, m) aggregated by :func:`chain.chain` is traded in month m, with that month's stored
+daily returns. The out-of-sample months are chained into one daily-return series, in cash through
+the holes (one compounding account that switches combination at each month start — possible without
 re-running because every month is its own window, positions closed at month end).
 
 In-sample and out-of-sample objectives are both computed by :mod:`threadx_core.research.chain` (the
@@ -43,11 +45,11 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from threadx_core import metrics
+from threadx_core import metrics, times
 from threadx_core.engine.params import PARAM_NAMES
 from threadx_core.present.plots import equity_drawdown_png, stability_png
 from threadx_core.present.tables import json_ready
-from threadx_core.research import chain, overfitting, selection
+from threadx_core.research import chain, months, overfitting, selection
 from threadx_core.research.featured import row_params, run_label
 from threadx_core.sweep import stored
 
@@ -65,32 +67,44 @@ class WalkForward(NamedTuple):
 def walk_forward(partitions: Mapping[str, pd.DataFrame], in_sample_months: int,
                  objective: str = "sharpe", *, min_trades: int = 1) -> WalkForward:
     """Walk forward over ``partitions`` (month label → sweep partition of one symbol and timeframe,
-    consecutive months, one grid: see :func:`chain.align`, whose errors it raises).
+    one grid: see :func:`chain.align`, whose errors it raises), chain by chain: a hole (a month not
+    stored, or empty: :mod:`threadx_core.research.months`) ends one chain and starts another, and
+    no in-sample window spans one. The out-of-sample months of every chain are chained into one
+    account, in cash (no return, no day) through the holes.
 
     ``steps`` columns: ``in_sample_first``, ``in_sample_last``, ``out_of_sample`` (month labels),
     ``combo`` (row of the chosen combination in the first month's grid order, −1 for cash), the
     ``Params`` columns of the choice, ``in_sample_objective``, ``out_of_sample_objective``,
     ``in_sample_return`` (total return of the window), ``out_of_sample_return`` (of month m),
-    ``out_of_sample_trades``. Raises ``ValueError`` when ``in_sample_months`` < 1, when there are
-    not more months than ``in_sample_months``, or for an objective :func:`selection.rank` rejects.
+    ``out_of_sample_trades``. Raises ``ValueError`` when ``in_sample_months`` < 1, when no chain has
+    more months than ``in_sample_months``, or for an objective :func:`selection.rank` rejects.
     """
     if in_sample_months < 1:
         raise ValueError(f"in_sample_months must be ≥ 1, got {in_sample_months!r}")
-    aligned = chain.align(partitions)
-    labels = list(aligned)
-    if len(labels) <= in_sample_months:
-        raise ValueError(f"walk-forward needs more than in_sample_months={in_sample_months} months, "
-                         f"got {len(labels)}")
+    split = months.chains_of(partitions)
+    if split.longest <= in_sample_months:
+        raise ValueError(f"walk-forward needs more than in_sample_months={in_sample_months} consecutive "
+                         f"months, got {split.longest} (chains: "
+                         f"{', '.join(f'{c[0]}..{c[-1]}' for c in split.chains) or 'none'})")
+    aligned = _aligned(partitions, split)
     rows, returns = [], []
-    for m in range(in_sample_months, len(labels)):
-        window = [aligned[label] for label in labels[m - in_sample_months:m]]
-        row, daily = _step(window, aligned[labels[m]], objective, min_trades)
-        rows.append({"in_sample_first": labels[m - in_sample_months], "in_sample_last": labels[m - 1],
-                     "out_of_sample": labels[m], **row})
-        returns.append(daily)
+    for labels in split.chains:
+        for m in range(in_sample_months, len(labels)):
+            window = [aligned[label] for label in labels[m - in_sample_months:m]]
+            row, daily = _step(window, aligned[labels[m]], objective, min_trades)
+            rows.append({"in_sample_first": labels[m - in_sample_months], "in_sample_last": labels[m - 1],
+                         "out_of_sample": labels[m], **row})
+            returns.append(daily)
     steps = pd.DataFrame(rows)
     daily_returns = pd.concat(returns).rename("daily_return")
     return WalkForward(steps, daily_returns, degradation(steps, daily_returns, in_sample_months))
+
+
+def _aligned(partitions: Mapping[str, pd.DataFrame], split: months.MonthChains) -> dict[str, pd.DataFrame]:
+    """The chainable months of ``partitions`` (those of ``split.chains``) through :func:`chain.align`,
+    holes allowed between them."""
+    by_label = {times.month_label(times.parse_month(key)): frame for key, frame in partitions.items()}
+    return chain.align({m: by_label[m] for run in split.chains for m in run}, consecutive=False)
 
 
 def _step(window: list[pd.DataFrame], month: pd.DataFrame, objective: str,
@@ -181,11 +195,14 @@ class DecisionReport:
 def decide(partitions: Mapping[str, pd.DataFrame], *, in_sample_months: int, objective: str,
            min_trades: int, pbo_groups: int, seed: int, title: str) -> DecisionReport:
     """The decision report of ``partitions``; raises ``ValueError`` (from the walk-forward) when
-    there are not more months than ``in_sample_months`` or the grids differ between months."""
+    no chain has more months than ``in_sample_months`` or the grids differ between months. The
+    holes that split the months into chains are the first note (naming the months; the caller
+    names the symbol); the trust statistics are computed over the chainable months."""
     walk = walk_forward(partitions, in_sample_months, objective, min_trades=min_trades)
-    aligned = chain.align(partitions)
+    split = months.chains_of(partitions)
+    aligned = _aligned(partitions, split)
     oos_months = list(walk.steps["out_of_sample"])
-    notes: list[str] = []
+    notes: list[str] = [] if (holes := split.warning(None)) is None else [holes]
     dsr = _deflated_sharpe(walk, [aligned[m] for m in oos_months], notes)
     pbo = _pbo(aligned, pbo_groups, notes)
     intervals = _intervals(walk, seed, notes)

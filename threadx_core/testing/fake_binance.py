@@ -14,7 +14,10 @@
   the month as a header-less CSV in a zip, and its sha256. Open times are µs from 2025 on
   (``vision_timestamps="auto"``, as Binance), or always ``"ms"`` / ``"us"``. With
   ``vision_finished_only`` (default) a month that has not ended at ``now`` is 404, as is an
-  unknown symbol.
+  unknown symbol, and (always, as on Binance) a month without any candle.
+- Listings: ``listed`` / ``delisted`` (symbol → UTC time) cut a symbol's candles to
+  ``[listed, delisted)``: before its listing and from its delisting the symbol has no trading, so
+  REST answers an empty list and a month without a candle has no archive (404).
 
 The server clock is ``now`` (settable at any time; ``None`` = the wall clock), or ``clock()``
 (epoch s) when given, e.g. a clock shared with clients in other processes: candles opening after
@@ -49,7 +52,7 @@ import sys
 import threading
 import time
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
@@ -335,7 +338,9 @@ class FakeBinance:
                  now: pd.Timestamp | None = None, weight_limit: int = 6000,
                  vision_timestamps: VisionTimestamps = "auto",
                  vision_finished_only: bool = True, latency_s: float = 0.0,
-                 clock: Callable[[], float] | None = None) -> None:
+                 clock: Callable[[], float] | None = None,
+                 listed: Mapping[str, pd.Timestamp] | None = None,
+                 delisted: Mapping[str, pd.Timestamp] | None = None) -> None:
         if latency_s < 0:
             raise ValueError(f"latency_s must be >= 0, got {latency_s}")
         self.provider = provider
@@ -346,6 +351,8 @@ class FakeBinance:
         self.vision_timestamps = vision_timestamps
         self.vision_finished_only = vision_finished_only
         self.latency_s = latency_s
+        self.listed = dict(listed or {})
+        self.delisted = dict(delisted or {})
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
@@ -533,12 +540,18 @@ class FakeBinance:
         return rows
 
     def _month(self, symbol: str, month: str) -> _Month:
-        """The provider's frame of a symbol-month (cached, with its JSON rows)."""
+        """The provider's frame of a symbol-month cut to its listing (cached, with its JSON rows)."""
         key = (symbol, month)
         with self._lock:
             cached = self._months.get(key)
         if cached is None:
-            cached = _Month(self.provider(symbol, *times.month_bounds(month)))
+            frame = self.provider(symbol, *times.month_bounds(month))
+            trading = pd.Series(True, index=frame.index)
+            if symbol in self.listed:
+                trading &= frame["open_time"] >= self.listed[symbol]
+            if symbol in self.delisted:
+                trading &= frame["open_time"] < self.delisted[symbol]
+            cached = _Month(frame[trading].reset_index(drop=True))
             with self._lock:
                 self._months[key] = cached
         return cached
@@ -548,8 +561,8 @@ class FakeBinance:
     def _archive(self, symbol: str, month: str, endpoint: Endpoint, fault: Fault | None) -> _Reply:
         name = f"{symbol}-1m-{month}.zip"
         end = times.month_bounds(month)[1]
-        if symbol not in self.symbols or (self.vision_finished_only
-                                          and to_ms(end) > self.clock_s() * 1000):
+        if (symbol not in self.symbols or (self.vision_finished_only and to_ms(end) > self.clock_s() * 1000)
+                or not len(self._month(symbol, month).open_ms)):  # Binance archives no month without trading
             return _Reply(404, b"<Error><Code>NoSuchKey</Code></Error>",
                           {"Content-Type": "application/xml"})
         payload = self._zip(symbol, month)

@@ -21,7 +21,7 @@ from threadx_pipeline.checks import check_result
 from threadx_pipeline.failures import explained
 from threadx_pipeline.market_data import GROUP, OWNERS
 from threadx_pipeline.partitions import SINGLE_RUN, step_keys
-from threadx_pipeline.pools import BINANCE
+from threadx_pipeline.pools import raw_pool
 from threadx_pipeline.resources import MarketDataResource
 from threadx_pipeline.warehouse import WarehouseResource
 
@@ -55,7 +55,7 @@ def build_raw_1m(settings: Settings, partitions_def: dg.PartitionsDefinition) ->
         name="raw_1m", partitions_def=partitions_def, group_name=GROUP, owners=OWNERS,
         kinds={"pandas", "parquet"}, code_version=modules_version(*INGEST_MODULES),
         backfill_policy=SINGLE_RUN, metadata={"threadx/schema": "raw_1m"},
-        pool=BINANCE,  # one IP, one weight budget and ban: threadx_pipeline.pools
+        pool=raw_pool(settings.source.kind),  # one IP, one weight budget and ban: threadx_pipeline.pools
         check_specs=[
             dg.AssetCheckSpec("schema_valid", asset="raw_1m",
                               description="pandera raw_1m schema: dtypes, prices > 0, OHLC coherence"),
@@ -68,7 +68,8 @@ def build_raw_1m(settings: Settings, partitions_def: dg.PartitionsDefinition) ->
     def raw_1m(context: dg.AssetExecutionContext, config: IngestConfig, warehouse: WarehouseResource,
                market: MarketDataResource) -> Iterator:
         """Closed 1-minute candles of each symbol-month of the step from the configured source; the
-        current month is topped up (only what follows the last stored candle is fetched)."""
+        current month is topped up (only what follows the last stored candle is fetched). Metadata
+        ``state``: ``full``, ``partial`` (the current month) or ``empty`` (no trading)."""
         frames, checks = {}, {"schema_valid": {}, "unique_sorted": {}, "completeness": {}}
         source = market.source()  # one client (HTTP session, retry policy) for every month of the step
         for partition, symbol, month in step_keys(context):
@@ -83,10 +84,13 @@ def build_raw_1m(settings: Settings, partitions_def: dg.PartitionsDefinition) ->
                 frame, gaps = result.frame, result.gaps
                 context.log.info(f"{symbol} {month}: {result.action}, {result.fetched_rows} candles fetched, "
                                  f"{len(frame)} stored, {gaps.missing} minutes missing, {elapsed:.2f} s")
+                if result.state == "empty":
+                    context.log.warning(f"{symbol} {month}: no candle at the source (no trading: before a "
+                                        f"listing or after a delisting): stored as an empty month")
                 completeness = quality.completeness(gaps, policy.completeness_warn)
                 context.add_asset_metadata({
                     "rows": len(frame), **_time_range(frame),
-                    "source": frame.attrs.get("source", "-"), "action": result.action,
+                    "source": frame.attrs.get("source", "-"), "action": result.action, "state": result.state,
                     "fetched_rows": result.fetched_rows,
                     "fetched_through": frame.attrs.get("fetched_through", "-"),
                     "missing_minutes": gaps.missing, "completeness": round(gaps.ratio, 6),
@@ -138,7 +142,7 @@ def build_ohlcv(tf: str, partitions_def: dg.PartitionsDefinition) -> dg.AssetsDe
                 context.log.info(f"{symbol} {month}: {len(minutes)} candles → {len(frame)} {tf} bars "
                                  f"({incomplete} incomplete) in {elapsed:.3f} s")
                 context.add_asset_metadata({
-                    "rows": len(frame), **_time_range(frame), "timeframe": tf,
+                    "rows": len(frame), **_time_range(frame), "timeframe": tf, "empty": frame.empty,
                     "incomplete_bins": incomplete, "elapsed_s": round(elapsed, 4),
                 }, partition_key=partition)
                 label = f"{symbol} {month}"

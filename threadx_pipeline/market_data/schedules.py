@@ -7,6 +7,7 @@ import pandas as pd
 
 from threadx_core import times
 from threadx_core.settings import Settings
+from threadx_core.symbols import SymbolError, check_symbol
 from threadx_pipeline.partitions import SYMBOLS, key
 
 
@@ -20,13 +21,25 @@ def months_to_top_up(now: pd.Timestamp, start_month: str) -> list[str]:
 
 def build_daily_top_up(job: dg.UnresolvedAssetJobDefinition, settings: Settings) -> dg.ScheduleDefinition:
     """Every day at 00:15 UTC: top up the current month of every registered symbol, the derived
-    timeframes (and anything else in ``job``) following in the same run."""
+    timeframes (and anything else in ``job``) following in the same run. A registered symbol that
+    is not a valid symbol (:func:`threadx_core.symbols.check_symbol`: one added around
+    ``register_symbols``, by the UI's *Add partition* or GraphQL) is left out with a warning in the
+    tick's log naming it, so one bad key never fails or delays the top-up of the good ones."""
 
     @dg.schedule(name="daily_top_up", job=job, cron_schedule="15 0 * * *", execution_timezone="UTC",
                  default_status=dg.DefaultScheduleStatus.RUNNING)
     def daily_top_up(context: dg.ScheduleEvaluationContext):
         now = pd.Timestamp(context.scheduled_execution_time).tz_convert("UTC")
-        symbols = context.instance.get_dynamic_partitions(SYMBOLS.name)
+        symbols, refused = [], []
+        for symbol in context.instance.get_dynamic_partitions(SYMBOLS.name):
+            try:
+                symbols.append(check_symbol(symbol))
+            except SymbolError as exc:
+                refused.append(symbol)
+                context.log.warning(f"daily_top_up: registered symbol partition left out: {exc}; delete "
+                                    "it (docs/OPERATIONS.md, A hostile or malformed key)")
+        if refused and not symbols:
+            return dg.SkipReason(f"no valid symbol registered: {refused} left out (not Binance spot symbols)")
         if not symbols:
             return dg.SkipReason("no symbol registered yet (the register_symbols sensor adds them)")
         return [dg.RunRequest(run_key=f"{symbol}|{month}|{now:%Y-%m-%d}", partition_key=key(symbol, month))

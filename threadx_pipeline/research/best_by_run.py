@@ -47,6 +47,7 @@ def build_best_by_run(settings: Settings, partitions_def: dg.PartitionsDefinitio
             "run_id": best.run_id, "objective": chosen.objective, "min_trades": chosen.min_trades,
             "reports": dg.MetadataValue.path(str(warehouse.reports(symbol, month))),
             "candidates": best.candidates, "eligible": best.eligible,
+            "empty": best.candidates == 0,  # an empty month (no trading): its sweeps have no row
             "top_k": dg.MetadataValue.md(ranking_table(best.top, chosen.objective,
                                                        ("n_trades", "total_return", "max_drawdown"))),
             "pareto_front": dg.MetadataValue.md(markdown_table(

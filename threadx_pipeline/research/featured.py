@@ -41,7 +41,8 @@ def build_report(settings: Settings, partitions_def: dg.PartitionsDefinition) ->
     def backtest_report(context: dg.AssetExecutionContext,
                         **frames: dict[str, pd.DataFrame]) -> Iterator[dg.Output]:
         """Every ``[report] featured`` set backtested on each symbol-month of the step, on each sweep
-        timeframe, with the month's indicator caches."""
+        timeframe, with the month's indicator caches; an empty month (no bar) stores no row, with
+        metadata ``empty = true``."""
         equity, trades = {}, {}
         for partition, symbol, month in step_keys(context):
             with explained("backtest_report", symbol, month):
@@ -54,14 +55,20 @@ def build_report(settings: Settings, partitions_def: dg.PartitionsDefinition) ->
                     context.log.info(f"{symbol} {month} {row.run}: {row.n_trades} trades, "
                                      f"return {row.total_return:.2%}, Sharpe {row.sharpe:.2f}")
                 equity[partition], trades[partition] = report.equity, report.trades
+                empty = report.metrics.empty  # no trading this month: no bar to run on
+                if empty:
+                    context.log.warning(f"{symbol} {month}: no bar (no trading this month): no featured "
+                                        f"run, stored as an empty month")
                 context.add_asset_metadata({
-                    "runs": len(report.metrics), "elapsed_s": round(elapsed, 3),
-                    "metrics": dg.MetadataValue.md(markdown_table(report.metrics)),
-                    "chart": image("equity and drawdown", report.png),
-                    **{m: float(report.metrics[m].iloc[0])
-                       for m in ("total_return", "sharpe", "max_drawdown")},
+                    "runs": len(report.metrics), "elapsed_s": round(elapsed, 3), "empty": empty,
+                    **({} if empty else {
+                        "metrics": dg.MetadataValue.md(markdown_table(report.metrics)),
+                        "chart": image("equity and drawdown", report.png),
+                        **{m: float(report.metrics[m].iloc[0])
+                           for m in ("total_return", "sharpe", "max_drawdown")}}),
                 }, asset_key="backtest_report", partition_key=partition)
-                context.add_asset_metadata({"trades": len(report.trades)}, asset_key="backtest_trades",
+                context.add_asset_metadata({"trades": len(report.trades), "empty": empty},
+                                           asset_key="backtest_trades",
                                            partition_key=partition)
         yield dg.Output(equity, output_name="backtest_report")
         yield dg.Output(trades, output_name="backtest_trades")

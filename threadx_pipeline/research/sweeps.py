@@ -3,6 +3,8 @@
 A stored sweep whose run id (grid, input data versions and code version:
 docs/ARCHITECTURE.md, Selection and research) equals the one this run would make is reused,
 not recomputed: re-running a backfill over finished months only checks (metadata ``reused``).
+A month without bars (no trading) stores :func:`threadx_core.research.months.empty_sweep`, no
+kernel call, with metadata ``empty = true``.
 """
 
 import time
@@ -10,7 +12,7 @@ import time
 import dagster as dg
 import pandas as pd
 
-from threadx_core.research import provenance
+from threadx_core.research import months, provenance
 from threadx_core.settings import Settings
 from threadx_core.sweep import stored
 from threadx_pipeline.failures import explained
@@ -35,7 +37,8 @@ def build_sweep(tf: str, settings: Settings, partitions_def: dg.PartitionsDefini
     def sweep(context: dg.AssetExecutionContext, devices: DeviceManagerResource, warehouse: WarehouseResource,
               ohlcv: dict[str, pd.DataFrame], indicators: dict[str, pd.DataFrame]) -> dg.Output:
         """Every combination of the ``[grid]`` backtested on each symbol-month of ``tf`` bars of the
-        step: parameters, every metric and the daily returns (to chain months without re-running)."""
+        step: parameters, every metric and the daily returns (to chain months without re-running);
+        an empty month (no bar) as the empty sweep partition."""
         grid_digest, frames, reused = grid.digest(), {}, 0
         for partition, symbol, month in step_keys(context):
             with explained(f"sweep_{tf}", symbol, month):
@@ -45,7 +48,12 @@ def build_sweep(tf: str, settings: Settings, partitions_def: dg.PartitionsDefini
                 run_id = provenance.run_id(grid_digest, versions, code_version)
                 stored_frame = warehouse.read(f"sweep_{tf}", symbol, month)
                 started = time.perf_counter()
-                if stored_frame is not None and stored_frame.attrs.get("run_id") == run_id:
+                if bars.empty:
+                    # no trading this month: no bar for a kernel (docs/ARCHITECTURE.md, Asset graph)
+                    frame, devices_used = months.empty_sweep(grid, tf, run_id), "-"
+                    context.log.warning(f"{label}: no bar (no trading this month): stored as an empty month, "
+                                        f"no combination run; it is a hole for full_period and walk_forward")
+                elif stored_frame is not None and stored_frame.attrs.get("run_id") == run_id:
                     # same grid, inputs and code: the stored rows are what a new sweep would give
                     frame, devices_used = stored_frame, stored_frame.attrs.get("devices", "-")
                     reused += 1
@@ -61,6 +69,7 @@ def build_sweep(tf: str, settings: Settings, partitions_def: dg.PartitionsDefini
                     "bar_combinations_per_s": round(len(bars) * len(grid) / elapsed) if elapsed > 0 else 0,
                     "run_id": run_id, "grid_digest": grid_digest,
                     "combinations_with_trades": int((frame["n_trades"] > 0).sum()),
+                    "empty": months.is_empty(frame),
                 }, partition_key=partition)
         if reused:
             context.log.info(f"sweep_{tf}: {reused} of {len(frames)} partition(s) reused")

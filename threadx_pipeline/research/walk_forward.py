@@ -5,6 +5,7 @@ import dagster as dg
 import pandas as pd
 
 from threadx_core.present.tables import markdown_table
+from threadx_core.research import months
 from threadx_core.research.provenance import modules_version
 from threadx_core.research.walk_forward import decide
 from threadx_core.settings import Settings
@@ -16,8 +17,9 @@ from threadx_pipeline.warehouse import WarehouseResource
 
 #: The core sources that decide a walk-forward report from the stored sweeps.
 WALK_FORWARD_MODULES = ("threadx_core.metrics.returns", "threadx_core.metrics.trades",
-                        "threadx_core.research.chain", "threadx_core.research.selection",
-                        "threadx_core.research.overfitting", "threadx_core.research.walk_forward")
+                        "threadx_core.research.chain", "threadx_core.research.months",
+                        "threadx_core.research.selection", "threadx_core.research.overfitting",
+                        "threadx_core.research.walk_forward")
 
 
 def build_walk_forward(settings: Settings) -> dg.AssetsDefinition:
@@ -33,22 +35,29 @@ def build_walk_forward(settings: Settings) -> dg.AssetsDefinition:
     def walk_forward(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                      **sweeps: dict[str, pd.DataFrame]) -> dg.Output:
         """Per sweep timeframe: the best combination on ``in_sample_months`` months, judged on the
-        next month, chained out of sample; how much of it to trust; charts and exports kept
-        under ``<warehouse>/reports/<symbol>/`` (for each timeframe, its ``<tf>_*`` files are this
-        run's only ones: a chart this run does not make is not left from an older one)."""
+        next month, chain by chain (a hole — a month not stored or without trading — ends one chain
+        and starts another, with a warning naming the symbol and the months), chained out of
+        sample; how much of it to trust; charts and exports kept under
+        ``<warehouse>/reports/<symbol>/`` (for each timeframe, its ``<tf>_*`` files are this run's
+        only ones: a chart this run does not make is not left from an older one)."""
         symbol = context.partition_key
         steps, metadata = [], {}
         for tf in tfs:
-            months = sweeps[f"sweep_{tf}"]
-            if len(months) <= wf.in_sample_months:
+            stored = sweeps[f"sweep_{tf}"]
+            split = months.chains_of(stored)
+            if split.longest <= wf.in_sample_months:
                 # an older report of this timeframe would read as this run's: remove it
                 warehouse.export({}, symbol, replacing=f"{tf}_")
-                context.log.warning(f"{symbol} {tf}: {len(months)} month(s) stored, the walk-forward needs "
-                                    f"more than in_sample_months = {wf.in_sample_months}; no {tf} report "
-                                    f"(any older {tf}_* exports removed)")
+                holes = split.warning(f"{symbol} {tf}")
+                if holes:
+                    context.log.warning(holes)
+                context.log.warning(f"{symbol} {tf}: {len(stored)} month(s) stored, the longest chain of "
+                                    f"consecutive traded months has {split.longest}, the walk-forward "
+                                    f"needs more than in_sample_months = {wf.in_sample_months}; no {tf} "
+                                    f"report (any older {tf}_* exports removed)")
                 continue
             with explained("walk_forward", symbol):
-                report = decide(months, in_sample_months=wf.in_sample_months, objective=chosen.objective,
+                report = decide(stored, in_sample_months=wf.in_sample_months, objective=chosen.objective,
                                 min_trades=chosen.min_trades, pbo_groups=wf.pbo_groups,
                                 seed=wf.bootstrap_seed, title=f"{symbol} {tf}")
             for note in report.notes:
@@ -57,6 +66,8 @@ def build_walk_forward(settings: Settings) -> dg.AssetsDefinition:
             summary = report.summary
             warehouse.export(report.files(tf), symbol, replacing=f"{tf}_")
             metadata.update({
+                f"{tf}_chains": dg.MetadataValue.json([f"{c[0]}..{c[-1]}" for c in split.chains]),
+                f"{tf}_holes": dg.MetadataValue.json(split.holes),
                 f"{tf}_summary": dg.MetadataValue.json({k: round(float(v), 6) for k, v in summary.items()}),
                 f"{tf}_bootstrap": dg.MetadataValue.md(markdown_table(
                     report.intervals.reset_index(names="statistic"), ("statistic", "estimate", "low", "high"),
