@@ -6,10 +6,11 @@ import time
 from typing import Any
 
 import numba
+import numpy as np
 
 from threadx_bench import machine
 from threadx_core import indicators
-from threadx_core.engine import Params, backtest, nb
+from threadx_core.engine import Params, backtest, carry, nb
 from threadx_core.engine.backtest import loop_params
 from threadx_core.testing.candles import random_walk_ohlcv
 
@@ -29,7 +30,7 @@ def _compile_time() -> float:
     array = numba.float64[::1]
     params = numba.typeof(loop_params(Params()))
     start = time.perf_counter()
-    fresh.compile((array,) * 8 + (params,))
+    fresh.compile((array,) * 8 + (params, array, numba.boolean, numba.float64, array))
     return time.perf_counter() - start
 
 
@@ -53,7 +54,9 @@ def run(bars: int = 525_600, repeats: int = 3) -> dict[str, Any]:
     middle, upper, lower = indicators.bollinger(c, params.bb_period, params.bb_std)
     atr = indicators.atr(h, lo, c, params.atr_period, params.atr_method)
     lp = loop_params(params)
-    loop_seconds = _best(lambda: nb.run_nb(o, h, lo, c, middle, upper, lower, atr, lp), repeats)
+    first, end = carry.fresh([params.initial_capital])[0], np.empty(len(carry.COLUMNS))
+    loop_seconds = _best(lambda: nb.run_nb(o, h, lo, c, middle, upper, lower, atr, lp, first, True,
+                                           0.0, end), repeats)
     return {
         "bars": bars,
         "repeats": repeats,

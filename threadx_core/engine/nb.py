@@ -16,6 +16,14 @@ Layout
   trade log (:func:`record`); :func:`run_metrics_nb` runs the *same* steps and only feeds the
   metric accumulators of :mod:`threadx_core.metrics.nb` (:func:`account`) — the body a
   metrics-only sweep runs per parameter combination.
+* Carried state (:data:`CARRY_COLUMNS`, :func:`load_carry`, :func:`store_carry`): everything a
+  run holds at the end of a window — the :class:`State`, the previous bar's close and bands, the
+  last daily sample, the calendar minutes run and both metric accumulators — as one float64 row,
+  so the next window (the next month) continues the *same* run: started from that row, a window
+  gives the trades, equity and accumulators of one run over both (the same operations in the
+  same order). Bar numbers in the
+  row are relative to the next window (``entry_bar`` −1 = the last bar of the window that
+  stored it). :mod:`threadx_core.engine.carry` types the rows as a frame.
 
 Accounting (exact by construction): ``flat_cash`` is the cash while flat = initial capital + Σ
 realised trade pnl, summed in trade order. Opening sets ``cash = flat_cash − side·qty·fill −
@@ -53,6 +61,7 @@ from numba.extending import register_jitable
 
 from threadx_core.metrics import nb as metrics_nb
 from threadx_core.metrics.nb import (
+    EquityAcc,
     TradeAcc,
     equity_acc_add,
     equity_acc_new,
@@ -330,22 +339,88 @@ def record(log: np.ndarray, k: int, closed: Closed) -> int:
 
 
 @register_jitable
-def previous(x: np.ndarray, t: int) -> float:
-    """``x[t − 1]``, NaN at t = 0."""
+def previous(x: np.ndarray, t: int, before: float) -> float:
+    """``x[t − 1]``; at t = 0 ``before``, the value carried from the previous window (NaN when
+    the run starts here)."""
     if t > 0:
         return x[t - 1]
-    return np.nan
+    return before
+
+
+#: The carried state, in row order: the :class:`State` fields, the previous bar's values, the
+#: equity at the last daily sample, the calendar minutes run so far, the equity accumulator
+#: (``eq_``) and trade accumulator (``tr_``) fields, the entry time (epoch ms, −1 when flat;
+#: filled by the Python callers, which know the bar times).
+CARRY_COLUMNS: tuple[str, ...] = (
+    *State._fields, "prev_close", "prev_upper", "prev_lower", "day_start", "minutes",
+    *(f"eq_{name}" for name in EquityAcc._fields), *(f"tr_{name}" for name in TradeAcc._fields),
+    "entry_time",
+)
+#: Offsets of the groups in a carry row.
+_PREV, _EQ = len(State._fields), len(State._fields) + 5
+_TR = _EQ + len(EquityAcc._fields)
+ENTRY_TIME = _TR + len(TradeAcc._fields)
+
+
+@register_jitable
+def load_carry(row: np.ndarray) -> tuple[State, EquityAcc, TradeAcc, float, float, float, float,
+                                         float]:
+    """A carry row → ``(state, equity acc, trade acc, prev close, prev upper, prev lower, day
+    start equity, minutes run)``, the start of a window (the inverse of :func:`store_carry`)."""
+    st = State(row[0], row[1], int(row[2]), row[3], row[4], row[5], int(row[6]), row[7],
+               int(row[8]), row[9], row[10], int(row[11]))
+    e = _EQ
+    eq = EquityAcc(int(row[e]), row[e + 1], row[e + 2], int(row[e + 3]), row[e + 4], row[e + 5],
+                   row[e + 6], row[e + 7] != 0.0, row[e + 8], int(row[e + 9]), row[e + 10] != 0.0,
+                   row[e + 11], int(row[e + 12]), row[e + 13], int(row[e + 14]), int(row[e + 15]))
+    r = _TR
+    tr = TradeAcc(int(row[r]), int(row[r + 1]), int(row[r + 2]), row[r + 3], row[r + 4],
+                  row[r + 5], row[r + 6], row[r + 7], row[r + 8], row[r + 9], int(row[r + 10]))
+    return st, eq, tr, row[_PREV], row[_PREV + 1], row[_PREV + 2], row[_PREV + 3], row[_PREV + 4]
+
+
+@register_jitable
+def store_carry(row: np.ndarray, st: State, eq: EquityAcc, tr: TradeAcc, c_prev: float,
+                up_prev: float, lo_prev: float, day_start: float, minutes: float, n: int,
+                entry_time: float) -> None:
+    """Write the end of an ``n``-bar window into ``row`` (see :data:`CARRY_COLUMNS`): the entry
+    bar becomes relative to the next window (entry_bar − n); ``entry_time`` is the carried one,
+    kept while the position opened before this window is still open, else −1."""
+    entry_bar = st.entry_bar - n if st.side != 0 else -1
+    row[0], row[1], row[2], row[3] = st.cash, st.flat_cash, st.side, st.qty
+    row[4], row[5], row[6], row[7] = st.entry_price, st.entry_fee, entry_bar, st.stop
+    row[8], row[9], row[10], row[11] = st.pending, st.pending_qty, st.pending_dist, st.pending_reason
+    row[_PREV], row[_PREV + 1], row[_PREV + 2] = c_prev, up_prev, lo_prev
+    row[_PREV + 3], row[_PREV + 4] = day_start, minutes
+    e = _EQ
+    row[e], row[e + 1], row[e + 2], row[e + 3] = eq.bars, eq.first, eq.last, eq.n_ret
+    row[e + 4], row[e + 5], row[e + 6] = eq.sum_r, eq.sum_r2, eq.first_r
+    row[e + 7] = 1.0 if eq.same_r else 0.0
+    row[e + 8], row[e + 9] = eq.down_sq, eq.nonzero
+    row[e + 10] = 1.0 if eq.undefined else 0.0
+    row[e + 11], row[e + 12], row[e + 13] = eq.peak, eq.peak_bar, eq.max_dd
+    row[e + 14], row[e + 15] = eq.mdd_peak_bar, eq.mdd_end
+    r = _TR
+    row[r], row[r + 1], row[r + 2], row[r + 3] = tr.n, tr.wins, tr.losses, tr.gross_win
+    row[r + 4], row[r + 5], row[r + 6] = tr.gross_loss, tr.largest_win, tr.largest_loss
+    row[r + 7], row[r + 8], row[r + 9], row[r + 10] = tr.pnl_sum, tr.fees, tr.notional, tr.held
+    row[ENTRY_TIME] = entry_time if st.side != 0 and st.entry_bar < 0 else -1.0
 
 
 @njit(cache=True)
 def run_nb(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray,
            middle: np.ndarray, upper: np.ndarray, lower: np.ndarray, atr: np.ndarray,
-           p: LoopParams) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Run the strategy over aligned arrays (indicators precomputed, NaN where undefined).
+           p: LoopParams, start: np.ndarray, close_end: bool, elapsed_minutes: float,
+           end: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Run the strategy over aligned arrays (indicators precomputed, NaN where undefined),
+    from the carry row ``start`` (:data:`CARRY_COLUMNS`); write the carry row of the window's
+    end into ``end``. ``close_end``: the evaluated window ends here (step 5: close and drop);
+    else the position and pending order are carried in ``end``. ``elapsed_minutes``: the
+    window's calendar span, added to the minutes carried.
 
     Returns ``(equity, position, cash, log)``: three per-bar arrays taken after the bar's close
     (the last one after the end-of-window close) and the trade log, one row per closed trade
-    with :data:`LOG_COLUMNS`.
+    with :data:`LOG_COLUMNS` (a trade carried in has a negative entry bar).
     """
     n = close.size
     equity = np.empty(n)
@@ -353,18 +428,26 @@ def run_nb(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarr
     cash = np.empty(n)
     log = np.empty((n + 1, len(LOG_COLUMNS)))
     k = 0
-    st = initial_state(p.initial_capital)
+    st, eq, tr, c_before, up_before, lo_before, _, minutes = load_carry(start)
     for t in range(n):
-        st, closed = step_bar(st, t, open_[t], high[t], low[t], close[t], previous(close, t),
-                              middle[t], upper[t], lower[t], previous(upper, t),
-                              previous(lower, t), atr[t], p)
+        st, closed = step_bar(st, t, open_[t], high[t], low[t], close[t],
+                              previous(close, t, c_before), middle[t], upper[t], lower[t],
+                              previous(upper, t, up_before), previous(lower, t, lo_before),
+                              atr[t], p)
         k = record(log, k, closed)
-        if t == n - 1:
+        tr = account(tr, closed)
+        if t == n - 1 and close_end:
             st, closed = close_at_end(st, t, close[t], p)
             k = record(log, k, closed)
+            tr = account(tr, closed)
         equity[t] = mark(st, close[t])
+        eq = equity_acc_add(eq, equity[t])
         position[t] = st.side * st.qty
         cash[t] = st.cash
+    # A window's last bar is always a daily sample of the sweeps (layout.day_ends), so the next
+    # window's first day starts from the last equity.
+    store_carry(end, st, eq, tr, close[n - 1], upper[n - 1], lower[n - 1], equity[n - 1],
+                minutes + elapsed_minutes, n, start[ENTRY_TIME])
     return equity, position, cash, log[:k].copy()
 
 
@@ -399,8 +482,9 @@ def _metrics_loop(dependencies: str) -> Any:
         for t in range(n):
             up = middle[t] + bb_std * sigma[t]
             lo = middle[t] - bb_std * sigma[t]
-            st, closed = step_bar(st, t, open_[t], high[t], low[t], close[t], previous(close, t),
-                                  middle[t], up, lo, up_prev, lo_prev, atr[t], p)
+            st, closed = step_bar(st, t, open_[t], high[t], low[t], close[t],
+                                  previous(close, t, np.nan), middle[t], up, lo, up_prev, lo_prev,
+                                  atr[t], p)
             tr = account(tr, closed)
             if t == n - 1:
                 st, closed = close_at_end(st, t, close[t], p)

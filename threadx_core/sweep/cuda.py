@@ -30,17 +30,19 @@ BLOCK = 128
 def sweep_kernel(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray,
                  middle: np.ndarray, sigma: np.ndarray, atr: np.ndarray, bb_row: np.ndarray,
                  atr_row: np.ndarray, scalars: np.ndarray, day_end: np.ndarray,
-                 bars_per_year: float, elapsed_minutes: float, start: int, stop: int,
-                 out: np.ndarray, daily: np.ndarray) -> None:
-    """Thread ``j`` runs combination ``start + j`` (if < ``stop``) into row ``j`` of ``out``
-    ``(stop − start, 21)`` and ``daily`` ``(stop − start, d)``."""
+                 carried: np.ndarray, bars_per_year: float, elapsed_minutes: float,
+                 close_end: bool, start: int, stop: int, out: np.ndarray, daily: np.ndarray,
+                 end: np.ndarray) -> None:
+    """Thread ``j`` runs combination ``start + j`` (if < ``stop``) from its row of ``carried``
+    into row ``j`` of ``out`` ``(stop − start, 21)``, ``daily`` ``(stop − start, d)`` and ``end``
+    (its carried state at the window's end)."""
     j = cuda.grid(1)
     i = start + j
     if i < stop:
         b, a = bb_row[i], atr_row[i]
         combo_nb(open_, high, low, close, middle[b], sigma[b], atr[a], scalars[i, 0],
-                 combo_params(scalars, i), day_end, bars_per_year, elapsed_minutes, out[j],
-                 daily[j])
+                 combo_params(scalars, i), day_end, bars_per_year, elapsed_minutes, carried[i],
+                 close_end, out[j], daily[j], end[j])
 
 
 class GpuSweep:
@@ -53,17 +55,20 @@ class GpuSweep:
         with cuda.gpus[index]:
             self.arrays = [cuda.to_device(a) for a in (
                 layout.open, layout.high, layout.low, layout.close, layout.middle, layout.sigma,
-                layout.atr, layout.bb_row, layout.atr_row, layout.scalars, layout.day_end)]
+                layout.atr, layout.bb_row, layout.atr_row, layout.scalars, layout.day_end,
+                layout.start)]
 
-    def run(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-        """Metrics ``(stop − start, len(OUTPUT_KEYS))`` and daily returns ``(stop − start,
-        days)`` of combinations ``[start, stop)``, as :func:`threadx_core.sweep.cpu.run_chunk`
-        returns them."""
+    def run(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Metrics ``(stop − start, len(OUTPUT_KEYS))``, daily returns ``(stop − start, days)``
+        and end states of combinations ``[start, stop)``, as
+        :func:`threadx_core.sweep.cpu.run_chunk` returns them."""
         count = stop - start
         with cuda.gpus[self.index]:
             out = cuda.device_array((count, len(metrics.OUTPUT_KEYS)))
             daily = cuda.device_array((count, self.layout.n_days))
+            end = cuda.device_array((count, self.layout.start.shape[1]))
             blocks = math.ceil(count / BLOCK)
             sweep_kernel[blocks, BLOCK](*self.arrays, self.layout.bars_per_year,
-                                        self.layout.elapsed_minutes, start, stop, out, daily)
-            return out.copy_to_host(), daily.copy_to_host()
+                                        self.layout.elapsed_minutes, self.layout.close_end,
+                                        start, stop, out, daily, end)
+            return out.copy_to_host(), daily.copy_to_host(), end.copy_to_host()

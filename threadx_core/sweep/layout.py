@@ -15,6 +15,14 @@ strategy runs exactly as :func:`threadx_core.engine.simulate` does on the slice 
 precomputed indicators (so the first window bar has no previous close and cannot signal an entry;
 no position is carried in from the warm-up). With ``warmup_bars = 0`` this is
 :func:`threadx_core.engine.backtest` on the frame.
+
+Carried state
+-------------
+``start`` continues each combination from the state it ended the previous window in
+(:mod:`threadx_core.engine.carry`, e.g. the previous month's ``end_state``): then the first
+window bar's previous close and bands, the position, pending order, cash and the metric
+accumulators are the carried ones, and the window is the continuation of one run.
+``close_at_end=False`` leaves a position open at the window's end (carried, not closed "end").
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from threadx_core import indicators
+from threadx_core.engine import carry
 from threadx_core.engine.frames import bar_times, prices, resolve_bar_minutes
 from threadx_core.engine.params import Params
 from threadx_core.indicators.cache import atr_column, bb_columns
@@ -55,7 +64,10 @@ class Layout:
     * ``day_end``: ``(d,)`` window positions of the last bar of each UTC day, ``days`` their
       dates (UTC midnight);
     * ``times``: the window's bar open times; ``bar_minutes``; ``bars_per_year`` = 525 600 /
-      bar minutes; ``elapsed_minutes`` = last − first window time + one bar.
+      bar minutes; ``elapsed_minutes`` = last − first window time + one bar;
+    * ``start``: ``(m, len(carry.COLUMNS))`` the carried state each combination starts from
+      (fresh rows when nothing is carried in); ``close_end``: whether the evaluated window ends
+      at the last bar.
     """
 
     open: np.ndarray
@@ -79,6 +91,8 @@ class Layout:
     bar_minutes: float
     bars_per_year: float
     elapsed_minutes: float
+    start: np.ndarray
+    close_end: bool
 
     @property
     def n_bars(self) -> int:
@@ -146,7 +160,8 @@ def _cached_matrices(cache: pd.DataFrame, grid: Grid, n: int) -> tuple[np.ndarra
 
 
 def build(ohlcv: pd.DataFrame, grid: Grid | None = None, *, bar_minutes: float | None = None,
-          warmup_bars: int = 0, indicators: pd.DataFrame | None = None) -> Layout:
+          warmup_bars: int = 0, indicators: pd.DataFrame | None = None,
+          start: pd.DataFrame | None = None, close_at_end: bool = True) -> Layout:
     """The kernel inputs for ``grid`` (the reference grid when None) on ``ohlcv``.
 
     ``ohlcv``: one timeframe, open/high/low/close finite and > 0, a UTC DatetimeIndex or an
@@ -154,8 +169,9 @@ def build(ohlcv: pd.DataFrame, grid: Grid | None = None, *, bar_minutes: float |
     ``bar_minutes``: inferred from the whole frame's median spacing when None. ``warmup_bars``:
     leading bars used only to warm the indicators up (0 ≤ warmup_bars < bars). ``indicators``: an
     indicator cache of the same bars (e.g. the ``indicators_<tf>`` asset, already warmed up) to
-    use instead of computing the windows here; then ``warmup_bars`` must be 0. Raises
-    ``ValueError`` on any violation.
+    use instead of computing the windows here; then ``warmup_bars`` must be 0. ``start``: the
+    carried state frame of the same grid (one row per combination, grid order) to continue
+    from; ``close_at_end``: see the module docstring. Raises ``ValueError`` on any violation.
     """
     grid = Grid() if grid is None else grid
     if len(grid) == 0:
@@ -193,4 +209,7 @@ def build(ohlcv: pd.DataFrame, grid: Grid | None = None, *, bar_minutes: float |
         day_end=ends, days=days, times=window, bar_minutes=minutes,
         bars_per_year=MINUTES_PER_YEAR / minutes,
         elapsed_minutes=(window[-1] - window[0]).total_seconds() / 60.0 + minutes,
+        start=(carry.fresh(scalars[:, SCALAR_COLUMNS.index("initial_capital")]) if start is None
+               else carry.to_rows(start, len(grid))),
+        close_end=bool(close_at_end),
     )

@@ -13,6 +13,12 @@ column per combination (``combo``: the row position in the results), r = E(last 
 day)/E(previous day's last bar) − 1 with the initial capital before the first day; Π(1 + r) − 1
 = total_return. Parquet needs string column names: store it as ``daily.rename(columns=str)`` or
 transposed.
+
+``run_with_daily`` also takes ``start`` (the ``end_state`` of the previous window's sweep of the
+same grid) and ``close_at_end`` (see :mod:`threadx_core.sweep.layout`), and returns each
+combination's ``end_state`` (:mod:`threadx_core.engine.carry`), where the next window starts.
+The metrics of a window started from a carried state are those of the run since the chain's
+first window (the accumulators are carried too); its daily returns are the window's days.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from threadx_core.engine import carry
 from threadx_core.metrics import INT_KEYS, OUTPUT_KEYS
 from threadx_core.sweep import cpu, devices
 from threadx_core.sweep.grid import Grid
@@ -36,12 +43,14 @@ _CPU_LOCK = threading.Lock()
 
 class SweepOutput(NamedTuple):
     """``results`` (one row per combination), ``daily`` (days × combinations), ``devices`` that
-    ran (labels such as "cpu", "gpu:0"), ``warning`` for the run log (CUDA fallback) or None."""
+    ran (labels such as "cpu", "gpu:0"), ``warning`` for the run log (CUDA fallback) or None,
+    ``end_state`` (one carried state row per combination, grid order)."""
 
     results: pd.DataFrame
     daily: pd.DataFrame
     devices: list[str]
     warning: str | None
+    end_state: pd.DataFrame
 
 
 def layout_runner(layout: Layout) -> devices.Runner:
@@ -50,7 +59,8 @@ def layout_runner(layout: Layout) -> devices.Runner:
     resident: dict[int, Any] = {}
     upload = threading.Lock()
 
-    def runner(device: devices.Device, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+    def runner(device: devices.Device, start: int,
+               stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if device.kind == "cpu":
             with _CPU_LOCK:
                 return cpu.run_chunk(layout, start, stop)
@@ -81,24 +91,29 @@ def run_with_daily(ohlcv: pd.DataFrame, grid: Grid | None = None, device: str = 
                    bar_minutes: float | None = None, warmup_bars: int = 0,
                    progress: devices.Progress | None = None, gpu_indices: Sequence[int] | None = None,
                    ratios: Sequence[float] | str | None = None, chunk: int = CHUNK,
-                   indicators: pd.DataFrame | None = None) -> SweepOutput:
+                   indicators: pd.DataFrame | None = None, start: pd.DataFrame | None = None,
+                   close_at_end: bool = True) -> SweepOutput:
     """Sweep ``grid`` (the 1 760-combination reference grid when None) over ``ohlcv``.
 
     ``device``: ``auto`` | ``cpu`` | ``gpu`` | ``multi-gpu`` (:func:`devices.resolve`, GPUs
     picked by ``gpu_indices``); ``ratios``: the split between those devices (None: equal;
     ``"auto"``: measured throughput). ``progress(done, total)`` is called after every chunk of
-    ``chunk`` combinations. ``bar_minutes``/``warmup_bars``/``indicators``: see
-    :func:`layout.build`. A CUDA
+    ``chunk`` combinations. ``bar_minutes``/``warmup_bars``/``indicators``/``start``/
+    ``close_at_end``: see :func:`layout.build`. A CUDA
     failure falls back to the CPU (``warning`` says so); the output is the same whatever ran it.
     """
     grid = Grid() if grid is None else grid
-    layout = build(ohlcv, grid, bar_minutes=bar_minutes, warmup_bars=warmup_bars, indicators=indicators)
+    layout = build(ohlcv, grid, bar_minutes=bar_minutes, warmup_bars=warmup_bars,
+                   indicators=indicators, start=start, close_at_end=close_at_end)
     chosen = devices.resolve(device, gpu_indices)
-    (values, daily), report = devices.run_split(layout.n_combos, chosen, layout_runner(layout),
-                                                ratios, chunk=chunk, progress=progress)
+    (values, daily, end), report = devices.run_split(layout.n_combos, chosen,
+                                                     layout_runner(layout), ratios, chunk=chunk,
+                                                     progress=progress)
+    carry.fill_entry_times(end, layout.times)
     daily_frame = pd.DataFrame(daily.T, index=layout.days,
                                columns=pd.RangeIndex(layout.n_combos, name="combo"))
-    return SweepOutput(results_frame(grid, values), daily_frame, report.devices, report.warning)
+    return SweepOutput(results_frame(grid, values), daily_frame, report.devices, report.warning,
+                       carry.to_frame(end))
 
 
 def run(ohlcv: pd.DataFrame, grid: Grid | None = None, device: str = "auto", *,

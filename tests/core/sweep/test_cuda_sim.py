@@ -52,6 +52,34 @@ print(json.dumps({
 }))
 """
 
+CHAIN = """
+import json
+import numpy as np
+from threadx_core.engine import Params
+from threadx_core.sweep import Grid
+from threadx_core.sweep.run import run_with_daily
+from threadx_core.testing.candles import fat_tailed_walk
+
+frame = fat_tailed_walk(240, 9)
+grid = Grid({"bb_period": [4, 8], "fill": ["next_open", "close"]}, Params(bb_std=0.8))
+whole = run_with_daily(frame, grid, "cpu", bar_minutes=30)
+state, carried = None, []
+for a, b in ((0, 70), (70, 161), (161, 240)):
+    out = run_with_daily(frame.iloc[:b], grid, "gpu", bar_minutes=30, warmup_bars=a, start=state,
+                         close_at_end=b == 240)
+    state = out.end_state
+    carried.append(int((out.end_state["side"] != 0).sum() + (out.end_state["pending"] != 0).sum()))
+print(json.dumps({
+    "devices": out.devices, "carried": carried[:-1], "trades": whole.results["n_trades"].tolist(),
+    "gpu_trades": out.results["n_trades"].tolist(),
+    "metrics_close": bool(np.allclose(out.results.iloc[:, 15:].to_numpy(float),
+                                      whole.results.iloc[:, 15:].to_numpy(float),
+                                      rtol=1e-9, atol=0, equal_nan=True)),
+    "state_close": bool(np.allclose(state.to_numpy(float), whole.end_state.to_numpy(float),
+                                    rtol=1e-9, atol=0, equal_nan=True)),
+}))
+"""
+
 PTX = """
 from types import SimpleNamespace
 import numba.cuda.dispatcher as dispatcher
@@ -62,8 +90,8 @@ dispatcher.get_current_device = lambda: SimpleNamespace(compute_capability=(8, 0
 from threadx_core.sweep import cuda as sweep_cuda
 
 vector, matrix, rows = types.float64[::1], types.float64[:, ::1], types.int64[::1]
-args = (vector,) * 4 + (matrix,) * 3 + (rows, rows, matrix, rows) + (types.float64,) * 2 \\
-    + (types.int64,) * 2 + (matrix, matrix)
+args = (vector,) * 4 + (matrix,) * 3 + (rows, rows, matrix, rows, matrix) \\
+    + (types.float64,) * 2 + (types.boolean,) + (types.int64,) * 2 + (matrix,) * 3
 ptx, _ = cuda.compile_ptx(sweep_cuda.sweep_kernel.py_func, args, cc=(8, 0))
 print(len(ptx), ".entry" in ptx)
 """
@@ -84,6 +112,15 @@ def test_cuda_kernel_matches_the_cpu_kernel_on_the_simulator() -> None:
     assert result["days"] >= 6
     assert result["run_devices"] == ["gpu:0"] and result["run_warning"] is None
     assert result["run_close"]
+
+
+def test_cuda_kernel_chains_windows_through_carried_state_on_the_simulator() -> None:
+    done = python(CHAIN, NUMBA_ENABLE_CUDASIM="1")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["devices"] == ["gpu:0"] and min(result["carried"]) > 0
+    assert result["gpu_trades"] == result["trades"] and sum(result["trades"]) > 0
+    assert result["metrics_close"] and result["state_close"]
 
 
 def test_cuda_kernel_compiles_to_ptx_for_a_real_gpu() -> None:

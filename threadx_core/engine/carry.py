@@ -1,0 +1,76 @@
+"""The carried state of a run as a frame (docs/ARCHITECTURE.md, Strategy, "Carried state"): one
+row per run (per sweep combination), the columns of :data:`threadx_core.engine.nb.CARRY_COLUMNS`,
+int64 where the compiled state holds an integer or a flag, float64 elsewhere — what a sweep
+partition can store and the next month start from.
+
+The compiled code reads and writes these rows as float64 arrays (integers as exact floats);
+this module converts between the two, builds the rows a run starts from when nothing is carried
+in, and fills the entry times the compiled code cannot know.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import get_type_hints
+
+import numpy as np
+import pandas as pd
+
+from threadx_core.engine import nb
+from threadx_core.metrics.nb import EquityAcc, TradeAcc, equity_acc_new, trade_acc_new
+
+COLUMNS: tuple[str, ...] = nb.CARRY_COLUMNS
+
+
+def _int_columns() -> frozenset[str]:
+    """Columns of integer or flag fields (their NamedTuple annotation is ``int`` or ``bool``)."""
+    names = {"entry_time"}
+    for prefix, fields in (("", nb.State), ("eq_", EquityAcc), ("tr_", TradeAcc)):
+        names.update(prefix + name for name, kind in get_type_hints(fields).items()
+                     if kind in (int, bool))
+    return frozenset(names)
+
+
+#: Columns stored as int64 (exact integers in the compiled rows).
+INT_COLUMNS = _int_columns()
+
+
+def fresh(initial_capital: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Rows ``(len(initial_capital), len(COLUMNS))`` of runs that start here: flat, all cash,
+    no pending order, no bar or trade seen."""
+    capital = np.asarray(initial_capital, dtype=np.float64).reshape(-1)
+    rows = np.empty((capital.size, len(COLUMNS)))
+    for row, cash in zip(rows, capital, strict=True):
+        nb.store_carry(row, nb.initial_state(float(cash)), equity_acc_new(), trade_acc_new(),
+                       np.nan, np.nan, np.nan, float(cash), 0.0, 0, -1.0)
+    return rows
+
+
+def fill_entry_times(rows: np.ndarray, times: pd.DatetimeIndex) -> None:
+    """Set, in place, the entry time (epoch ms) of each row whose position was opened in the
+    window of bar open times ``times`` that produced it (relative entry bar ≥ −len(times))."""
+    n = len(times)
+    side = rows[:, COLUMNS.index("side")]
+    bar = rows[:, COLUMNS.index("entry_bar")].astype(np.int64) + n
+    opened = (side != 0) & (bar >= 0)
+    if opened.any():
+        rows[opened, nb.ENTRY_TIME] = times[bar[opened]].as_unit("ms").asi8.astype(np.float64)
+
+
+def to_frame(rows: np.ndarray) -> pd.DataFrame:
+    """Typed frame of compiled rows (:data:`INT_COLUMNS` as int64)."""
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    for column in INT_COLUMNS:
+        frame[column] = frame[column].astype(np.int64)
+    return frame
+
+
+def to_rows(frame: pd.DataFrame, count: int) -> np.ndarray:
+    """Compiled rows of a state frame of ``count`` runs; raises ``ValueError`` naming a missing
+    column or a wrong row count."""
+    missing = [c for c in COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"carried state lacks column(s) {missing}")
+    if len(frame) != count:
+        raise ValueError(f"carried state has {len(frame)} rows for {count} runs")
+    return np.ascontiguousarray(frame[list(COLUMNS)].to_numpy(np.float64))
