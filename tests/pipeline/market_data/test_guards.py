@@ -13,6 +13,7 @@ import pytest
 from dagster_graphql.test.utils import execute_dagster_graphql
 
 from tests.pipeline.kit import run
+from tests.pipeline.ui_backfill import LAUNCH
 from threadx_core import schema, storage
 from threadx_pipeline import runs
 from threadx_pipeline.definitions import build_definitions
@@ -60,14 +61,6 @@ mutation Add($selector: RepositorySelector!, $name: String!, $key: String!) {
     ... on PythonError { message }
   }
 }"""
-LAUNCH_BACKFILL = """
-mutation Launch($backfillParams: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $backfillParams) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId }
-    ... on PythonError { message }
-  }
-}"""
 
 
 def everything_under(folder: Path) -> set[Path]:
@@ -89,7 +82,7 @@ def test_hostile_symbols_added_and_launched_through_graphql_fail_in_one_line_and
             added = execute_dagster_graphql(context, ADD_PARTITION, variables={
                 "selector": selector, "name": SYMBOLS.name, "key": hostile}).data["addDynamicPartition"]
             assert added == {"__typename": "AddDynamicPartitionSuccess", "partitionKey": hostile}
-        launched = execute_dagster_graphql(context, LAUNCH_BACKFILL, variables={"backfillParams": {
+        launched = execute_dagster_graphql(context, LAUNCH, variables={"backfillParams": {
             "assetSelection": [{"path": ["raw_1m"]}], "partitionNames": ["2024-01|../evil"]}},
         ).data["launchPartitionBackfill"]
         assert launched["__typename"] == "LaunchBackfillSuccess", launched
