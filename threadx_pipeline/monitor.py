@@ -13,8 +13,6 @@ the default run launcher (run workers on that machine).
 
 from __future__ import annotations
 
-import os
-
 import dagster as dg
 from dagster._core.events import DagsterEventType
 from dagster._core.execution.backfill import BulkActionsFilter, BulkActionStatus
@@ -23,6 +21,7 @@ from dagster._core.storage.dagster_run import DagsterRunStatus, RunsFilter
 from dagster._core.storage.runs import SqliteRunStorage
 from dagster._time import get_current_timestamp
 
+from threadx_core.processes import alive
 from threadx_pipeline.runs import DRIVER_PID_TAG, covered
 
 #: Statuses of a run whose worker process may have been started.
@@ -82,15 +81,3 @@ def worker_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
         if data is not None and "pid" in data.metadata:
             pid = int(data.metadata["pid"].value)
     return pid
-
-
-def alive(pid: int) -> bool:
-    """Whether process ``pid`` exists on this machine (one of another user counts)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-

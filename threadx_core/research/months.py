@@ -25,25 +25,21 @@ import pandas as pd
 
 from threadx_core import times
 from threadx_core.engine.params import PARAM_NAMES
-from threadx_core.metrics import INT_KEYS, OUTPUT_KEYS
+from threadx_core.metrics import OUTPUT_KEYS
 from threadx_core.sweep.grid import Grid
+from threadx_core.sweep.run import with_metrics
 
 #: The ``attrs`` key of an empty month's sweep partition (value ``"true"``).
 EMPTY = "empty"
-#: Metrics stored as bool (the rest are float64 or, in ``INT_KEYS``, int64).
-_BOOL_KEYS = frozenset({"cagr_short_window"})
 
 
 def empty_sweep(grid: Grid, timeframe: str, run_id: str) -> pd.DataFrame:
     """The sweep partition of a month without bars: the columns (and dtypes) of a sweep
     partition of ``grid`` on ``timeframe``, no row, ``attrs`` as the module docstring says. No
     kernel runs: a backtest of no bar has no trade, no equity path and no daily return."""
-    params = pd.DataFrame([grid[0].to_dict()])[list(PARAM_NAMES)].iloc[:0]
-    frame = params.reset_index(drop=True)
+    params = pd.DataFrame([grid[0].to_dict()])[list(PARAM_NAMES)].iloc[:0].reset_index(drop=True)
+    frame = with_metrics(params, np.empty((0, len(OUTPUT_KEYS))))
     frame.insert(0, "timeframe", pd.Series(dtype=object))
-    for key in OUTPUT_KEYS:
-        dtype = np.int64 if key in INT_KEYS else bool if key in _BOOL_KEYS else np.float64
-        frame[key] = pd.Series(dtype=dtype)
     frame["daily_returns"] = pd.Series(dtype=object)
     frame.attrs = {"days": json.dumps([]), "run_id": run_id, "devices": "-", EMPTY: "true"}
     return frame

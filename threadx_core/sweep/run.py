@@ -76,7 +76,12 @@ def layout_runner(layout: Layout) -> devices.Runner:
 
 def results_frame(grid: Grid, values: np.ndarray) -> pd.DataFrame:
     """Params columns + metric columns (typed) for the ``(m, len(OUTPUT_KEYS))`` ``values``."""
-    frame = grid.to_frame()
+    return with_metrics(grid.to_frame(), values)
+
+
+def with_metrics(frame: pd.DataFrame, values: np.ndarray) -> pd.DataFrame:
+    """``frame`` (params columns, one row per combination) with the metric columns of the
+    ``(len(frame), len(OUTPUT_KEYS))`` ``values`` added, typed; returns ``frame``."""
     for column, key in enumerate(OUTPUT_KEYS):
         if key in INT_KEYS:
             frame[key] = values[:, column].astype(np.int64)

@@ -60,6 +60,7 @@ from urllib.parse import urlsplit
 import requests
 
 from threadx_core.data.binance.http import WEIGHT_HEADER, BinanceError, IPBannedError, Sleep, retry_after_s
+from threadx_core.processes import alive
 
 STATE_FILE = "ip-state.json"
 LOCK_FILE = "ip-state.lock"
@@ -181,17 +182,6 @@ class _FileStore:
             raise IpStateError(f"Binance IP state {self.path}: cannot write ({exc})") from None
 
 
-def _alive(pid: int) -> bool:
-    """Whether process ``pid`` exists (on this machine)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process: it exists
-    return True
-
-
 class IpState:
     """A client's handle on the shared record of one host; see the module docstring.
 
@@ -278,7 +268,7 @@ class IpState:
                 before = self.store.read()
                 hosts = self._parse(before)
                 host = hosts.setdefault(self.host, _Host())
-                host.reserved = {pid: w for pid, w in host.reserved.items() if _alive(pid)}
+                host.reserved = {pid: w for pid, w in host.reserved.items() if alive(pid)}
                 yield host
                 text = json.dumps({"version": FORMAT_VERSION,
                                    "hosts": {name: h.to_json() for name, h in sorted(hosts.items())}},
