@@ -56,13 +56,17 @@ class DeviceManagerResource(dg.ConfigurableResource):
     settings: SettingsResource
 
     def sweep(self, ohlcv: pd.DataFrame, grid: Grid, indicators: pd.DataFrame,
-              log: Callable[[str], None], warn: Callable[[str], None], label: str) -> SweepOutput:
-        """Sweep ``grid`` over ``ohlcv`` with the cached ``indicators``, logging progress
-        (combinations done, rate, ETA) about every tenth of the grid."""
+              log: Callable[[str], None], warn: Callable[[str], None], label: str,
+              start: pd.DataFrame | None = None) -> SweepOutput:
+        """Sweep ``grid`` over ``ohlcv`` with the cached ``indicators``, every combination from
+        its ``start`` state (None: fresh), nothing closed at the end (a month is a window of a
+        continuing run: ``threadx_core.sweep.chained``), logging progress (combinations done,
+        rate, ETA) about every tenth of the grid."""
         device = self.settings.get().device
         ratios = list(device.ratios) or ("auto" if device.mode == "multi-gpu" else None)
         output = run_with_daily(ohlcv, grid, device.mode, gpu_indices=list(device.gpus) or None,
-                                ratios=ratios, indicators=indicators, progress=_progress(log, label))
+                                ratios=ratios, indicators=indicators, progress=_progress(log, label),
+                                start=start, close_at_end=False)
         if output.warning:
             warn(f"{label}: {output.warning}")
         return output

@@ -46,6 +46,21 @@ def fresh(initial_capital: Sequence[float] | np.ndarray) -> np.ndarray:
     return rows
 
 
+def window_start(rows: np.ndarray) -> np.ndarray:
+    """``rows`` (carried end states) as the start of a new *evaluated window* of the same runs:
+    position, cash, pending order, previous bar and last daily sample carried unchanged; the metric
+    accumulators and the minutes run reset, so the window's metrics are those of its own bars and
+    of the trades it closes (a trade carried in counts in the window that closes it, with its
+    whole pnl, both fees and its bars held since entry). Returns a new array."""
+    out = np.array(rows, dtype=np.float64, copy=True)
+    fresh_eq, fresh_tr = equity_acc_new(), trade_acc_new()
+    for prefix, values in (("eq_", fresh_eq), ("tr_", fresh_tr)):
+        for name, value in zip(values._fields, values, strict=True):
+            out[:, COLUMNS.index(prefix + name)] = float(value)
+    out[:, COLUMNS.index("minutes")] = 0.0
+    return out
+
+
 def fill_entry_times(rows: np.ndarray, times: pd.DatetimeIndex) -> None:
     """Set, in place, the entry time (epoch ms) of each row whose position was opened in the
     window of bar open times ``times`` that produced it (relative entry bar ≥ −len(times))."""

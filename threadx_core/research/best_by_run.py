@@ -25,6 +25,7 @@ from threadx_core.present.plots import equity_drawdown_png, objective_pngs, pare
 from threadx_core.present.tables import json_ready
 from threadx_core.research import provenance, selection
 from threadx_core.research.featured import cached_backtest, row_params, run_label, trades_frame
+from threadx_core.sweep import chained
 
 #: Every export of a month's best-by-run starts with this (its report folder holds other exports).
 EXPORT_PREFIX = "best_by_run"
@@ -52,17 +53,19 @@ class SelectionRun:
 
 
 def selection_run(row: Mapping[str, Any], ohlcv: pd.DataFrame, cache: pd.DataFrame, *, objective: str,
-                  title: str, rtol: float = 1e-9) -> SelectionRun:
+                  title: str, rtol: float = 1e-9, start: pd.Series | None = None) -> SelectionRun:
     """Re-run ``row`` (a sweep row of ``row["timeframe"]``, e.g. rank 1 of a ranking, with
     ``run_id``) on the bars ``ohlcv`` and indicator ``cache`` it was swept on, as the featured runs
-    are run (:func:`.featured.cached_backtest`).
+    are run (:func:`.featured.cached_backtest`), from the state ``start`` the sweep started the
+    combination from (:func:`threadx_core.sweep.chained.start_of`; None: a fresh start), nothing
+    closed at the end (the month is a window of a continuing run, as in the sweep).
 
     The sweep kernel is the engine, so the run must give the row's ``n_trades`` exactly and its
     ``final_equity`` within ``rtol`` (relative); otherwise raises ``ValueError`` naming ``title``
     (e.g. symbol and month), the timeframe, the parameters and both results. Non-finite metrics
     are ``null`` in ``selection``."""
     params, tf = row_params(row), str(row["timeframe"])
-    result = cached_backtest(ohlcv, cache, params)
+    result = cached_backtest(ohlcv, cache, params, start=start, close_at_end=False)
     stored = (int(row["n_trades"]), float(row["final_equity"]))
     rerun = (int(result.metrics["n_trades"]), float(result.metrics["final_equity"]))
     if rerun[0] != stored[0] or not math.isclose(rerun[1], stored[1], rel_tol=rtol, abs_tol=0.0):
@@ -107,11 +110,12 @@ class BestByRun:
 
 def best_by_run(sweeps: Mapping[str, pd.DataFrame], bars: Mapping[str, pd.DataFrame],
                 caches: Mapping[str, pd.DataFrame], *, objective: str, min_trades: int, top_k: int,
-                title: str) -> BestByRun:
+                title: str, previous: Mapping[str, pd.DataFrame | None] | None = None) -> BestByRun:
     """The best of the month's ``sweeps`` (``{tf: sweep partition}``, in timeframe order) by
-    ``objective``, and rank 1 re-run on ``bars[tf]`` and ``caches[tf]`` (:func:`selection_run`,
-    which raises ``ValueError`` when the engine does not reproduce it). ``title`` (e.g. symbol and
-    month) names the charts and errors."""
+    ``objective``, and rank 1 re-run on ``bars[tf]`` and ``caches[tf]`` from the state its sweep
+    started it from, found in ``previous[tf]`` (the sweep partition of the month before, ``None``
+    or absent where there is none) (:func:`selection_run`, which raises ``ValueError`` when the
+    engine does not reproduce it). ``title`` (e.g. symbol and month) names the charts and errors."""
     frames = list(sweeps.values())
     results = pd.concat([s.drop(columns="daily_returns") for s in frames], ignore_index=True)
     top, front = selection.best(results, objective, min_trades=min_trades, top_k=top_k)
@@ -123,6 +127,11 @@ def best_by_run(sweeps: Mapping[str, pd.DataFrame], bars: Mapping[str, pd.DataFr
     if len(top):
         charts.update(objective_pngs(eligible, top[objective].iloc[0], objective, title))
         tf = top["timeframe"].iloc[0]
-        rerun = selection_run(top.iloc[0], bars[tf], caches[tf], objective=objective, title=title)
+        try:
+            start = chained.start_of(sweeps[tf], (previous or {}).get(tf), top.iloc[0])
+        except ValueError as exc:
+            raise ValueError(f"{title} {tf}: cannot re-run the selection: {exc}") from None
+        rerun = selection_run(top.iloc[0], bars[tf], caches[tf], objective=objective, title=title,
+                              start=start)
         charts["selection_equity"] = rerun.png
     return BestByRun(top, front, len(results), len(eligible), run_id, charts, rerun)

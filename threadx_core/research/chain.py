@@ -45,6 +45,7 @@ volatility/sharpe/sortino are NaN (a return after a non-positive equity is undef
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
@@ -127,6 +128,40 @@ def trade_totals(piece: pd.DataFrame) -> TradeTotals:
                        np.where(losses > 0, column["avg_loss"] * losses, 0.0), pnl, column["fees_paid"],
                        column["turnover"] * column["initial_capital"], column["largest_win"],
                        column["largest_loss"], column["exposure"] * days)
+
+
+#: The trade accumulators (and bar count) a carried partition stores in its end states, the
+#: columns :func:`chain` adds up for months that continue each other.
+TOTAL_COLUMNS = tuple(f"{stored.CARRY_PREFIX}{name}" for name in
+                      ("tr_n", "tr_wins", "tr_losses", "tr_gross_win", "tr_gross_loss", "tr_pnl_sum",
+                       "tr_fees", "tr_notional", "tr_held", "tr_largest_win", "tr_largest_loss",
+                       "eq_bars"))
+
+
+def links(pieces: Sequence[pd.DataFrame]) -> list[bool]:
+    """For each piece after the first, whether it continues the one before: it started from that
+    piece's end states (its ``previous_run_id`` is that piece's ``run_id``) and both store their
+    trade accumulators (:data:`TOTAL_COLUMNS`)."""
+    return [all(c in a.columns and c in b.columns for c in TOTAL_COLUMNS)
+            and bool(b.attrs.get("previous_run_id"))
+            and b.attrs.get("previous_run_id") == a.attrs.get("run_id")
+            for a, b in itertools.pairwise(pieces)]
+
+
+def carried_totals(pieces: Sequence[pd.DataFrame]) -> dict[str, np.ndarray]:
+    """:data:`TOTAL_COLUMNS` of consecutive carried windows of the same runs, added up (largest
+    win/loss: their max/min): those of the run over all of them, exactly — each trade is counted
+    once, in the window that closed it, with its whole pnl and both fees."""
+    out = {}
+    for column in TOTAL_COLUMNS:
+        stacked = np.array([piece[column].to_numpy(np.float64) for piece in pieces])
+        if column.endswith("largest_win"):
+            out[column] = np.fmax.reduce(stacked, axis=0)
+        elif column.endswith("largest_loss"):
+            out[column] = np.fmin.reduce(stacked, axis=0)
+        else:
+            out[column] = stacked.sum(axis=0)
+    return out
 
 
 def compound(totals: Sequence[TradeTotals], scale: np.ndarray) -> TradeTotals:
@@ -230,27 +265,68 @@ def chain(pieces: Sequence[pd.DataFrame]) -> pd.DataFrame:
     row per combination with ``timeframe``, the ``Params`` columns, every metric of
     :data:`OUTPUT_KEYS` over the whole span (see the module docstring), ``daily_returns``
     (concatenated) and ``attrs["days"]``. Associative: chain([chain([a, b]), c]) equals
-    chain([a, b, c]) up to rounding."""
+    chain([a, b, c]) up to rounding.
+
+    Windows of a continuing run (:func:`links`: every month started from the previous one's
+    end states) chain exactly: the daily returns are the run's, the trade metrics come from the
+    added-up accumulators (:func:`carried_totals`), ``exposure`` is bars held / bars, and
+    ``final_equity`` is the last window's. The output then keeps :data:`TOTAL_COLUMNS`. Isolated
+    months (stored by older code) are compounded as the module docstring says; a mix of both is
+    refused."""
     if not pieces:
         raise MonthSetError("nothing to chain")
+    linked = links(pieces)
+    carried = all(c in piece.columns for piece in pieces for c in TOTAL_COLUMNS) and all(linked)
+    if any(linked) and not all(linked):
+        raise MonthSetError("some months continue each other and some are isolated backtests (stored "
+                            "by older code or from other inputs): re-materialise the sweeps of the range")
     lengths = [len(json.loads(piece.attrs["days"])) for piece in pieces]
     offsets = np.cumsum([0, *lengths[:-1]])
-    daily = _stop_after_ruin(np.concatenate([stored.daily_returns(piece).to_numpy(np.float64)
-                                             for piece in pieces]), offsets, lengths)
-    curve = equity_curve(daily)
-    totals = compound([trade_totals(piece) for piece in pieces], curve[offsets])
+    daily = np.concatenate([stored.daily_returns(piece).to_numpy(np.float64) for piece in pieces])
     days = [day for piece in pieces for day in json.loads(piece.attrs["days"])]
     calendar_days = (pd.Timestamp(days[-1]) - pd.Timestamp(days[0])).days + 1 if days else 0
-    metrics = _equity_metrics(daily, calendar_days)
-    metrics.update(_trade_metrics(totals, pieces[0]["initial_capital"].to_numpy(np.float64),
-                                  len(days), curve[-1]))
+    capital = pieces[0]["initial_capital"].to_numpy(np.float64)
+    if carried:
+        sums = carried_totals(pieces)
+        metrics = _equity_metrics(daily, calendar_days)
+        metrics.update(_carried_trade_metrics(sums, capital, pieces[-1]["final_equity"].to_numpy(np.float64)))
+    else:
+        daily = _stop_after_ruin(daily, offsets, lengths)
+        curve = equity_curve(daily)
+        totals = compound([trade_totals(piece) for piece in pieces], curve[offsets])
+        metrics = _equity_metrics(daily, calendar_days)
+        metrics.update(_trade_metrics(totals, capital, len(days), curve[-1]))
     metrics["cagr_short_window"] = np.full(daily.shape[1], calendar_days < SHORT_WINDOW_DAYS)
     out = pieces[0][["timeframe", *PARAM_NAMES]].reset_index(drop=True)
     for key in OUTPUT_KEYS:
         out[key] = metrics[key].astype(np.int64) if key in INT_KEYS else metrics[key]
     out["daily_returns"] = [np.ascontiguousarray(daily[:, i]) for i in range(daily.shape[1])]
-    out.attrs = {"days": json.dumps(days)}
+    if carried:
+        for column, values in sums.items():
+            out[column] = values
+    out.attrs = {"days": json.dumps(days), "run_id": pieces[-1].attrs.get("run_id", ""),
+                 "previous_run_id": pieces[0].attrs.get("previous_run_id", "")}
     return out
+
+
+def _carried_trade_metrics(sums: Mapping[str, np.ndarray], capital: np.ndarray,
+                           final: np.ndarray) -> dict[str, np.ndarray]:
+    """Trade metrics of a continuing run from its added-up accumulators (the formulas of
+    :func:`threadx_core.metrics.nb.metrics_into`, turnover over the initial capital)."""
+    def total(name: str) -> np.ndarray:
+        return sums[stored.CARRY_PREFIX + name]
+
+    n, wins, losses = total("tr_n"), total("tr_wins"), total("tr_losses")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        exposure = total("tr_held") / total("eq_bars")
+    return {"n_trades": n, "win_rate": win_rate(wins, n),
+            "profit_factor": profit_factor(total("tr_gross_win"), total("tr_gross_loss")),
+            "expectancy": per_trade(total("tr_pnl_sum"), n),
+            "avg_win": per_trade(total("tr_gross_win"), wins),
+            "avg_loss": per_trade(total("tr_gross_loss"), losses),
+            "largest_win": total("tr_largest_win"), "largest_loss": total("tr_largest_loss"),
+            "exposure": exposure, "fees_paid": total("tr_fees"),
+            "turnover": total("tr_notional") / capital, "final_equity": final}
 
 
 def _stop_after_ruin(daily: np.ndarray, offsets: np.ndarray, lengths: list[int]) -> np.ndarray:

@@ -74,13 +74,16 @@ def featured(bars: dict[str, pd.DataFrame], caches: dict[str, pd.DataFrame],
                           equity_drawdown_png(curves, title) if curves else b"")
 
 
-def cached_backtest(ohlcv: pd.DataFrame, cache: pd.DataFrame, params: Params) -> Result:
+def cached_backtest(ohlcv: pd.DataFrame, cache: pd.DataFrame, params: Params, *,
+                    start: pd.Series | None = None, close_at_end: bool = True) -> Result:
     """The reference engine on ``ohlcv`` with ``params``' windows taken from ``cache`` (the
-    indicator cache of the same bars) instead of being computed on the bars alone."""
+    indicator cache of the same bars) instead of being computed on the bars alone; ``start`` and
+    ``close_at_end`` as :func:`threadx_core.engine.backtest` takes them."""
     mid, sigma = bb_columns(params.bb_period)
     return backtest(ohlcv, params, precomputed=(
         cache[mid].to_numpy(), cache[sigma].to_numpy(),
-        cache[atr_column(params.atr_period, params.atr_method)].to_numpy()))
+        cache[atr_column(params.atr_period, params.atr_method)].to_numpy()),
+        start=start, close_at_end=close_at_end)
 
 
 def row_params(row: Mapping[str, Any]) -> Params:

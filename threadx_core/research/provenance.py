@@ -18,10 +18,11 @@ import pandas as pd
 
 from threadx_core.engine.nb import source_digest
 
-#: The modules whose source decides a sweep's numbers: engine, indicators, metrics, sweep kernel
-#: (in this order: the order is part of the digest, hence of every stored run id).
+#: The modules whose source decides a sweep's numbers: engine, indicators, metrics, sweep kernel,
+#: carried states and month chaining (in this order: the order is part of the digest, hence of
+#: every stored run id).
 SWEEP_MODULES = ("threadx_core.engine.nb", "threadx_core.indicators.nb", "threadx_core.metrics.nb",
-                 "threadx_core.sweep.cpu")
+                 "threadx_core.sweep.cpu", "threadx_core.engine.carry", "threadx_core.sweep.chained")
 
 
 def modules_version(*modules: str) -> str:

@@ -4,6 +4,7 @@ Pareto front, and the selection re-run in full."""
 import dagster as dg
 import pandas as pd
 
+from threadx_core import times
 from threadx_core.present.tables import PARAM_DISPLAY_COLUMNS, markdown_table, ranking_table
 from threadx_core.research import best_by_run as core
 from threadx_core.research.provenance import SWEEP_MODULES, modules_version
@@ -32,11 +33,15 @@ def build_best_by_run(settings: Settings, partitions_def: dg.PartitionsDefinitio
     def _select(context: dg.AssetExecutionContext, warehouse: WarehouseResource, partition: str, symbol: str,
                 month: str, frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
         """One symbol-month's selection, exported, its metadata added; returns the top rows."""
+        # the month before, where the sweeps started each combination from (read only when the
+        # selection is re-run: the partition it continued, by run id)
+        before = times.previous_month(month)
         best = core.best_by_run({tf: frames[f"sweep_{tf}"] for tf in tfs},
                                 {tf: frames[f"ohlcv_{tf}"] for tf in tfs},
                                 {tf: frames[f"indicators_{tf}"] for tf in tfs},
                                 objective=chosen.objective, min_trades=chosen.min_trades, top_k=chosen.top_k,
-                                title=f"{symbol} {month}")
+                                title=f"{symbol} {month}",
+                                previous={tf: warehouse.read(f"sweep_{tf}", symbol, before) for tf in tfs})
         exported = warehouse.export(best.files(), symbol, month, replacing=core.EXPORT_PREFIX)
         selected = {} if best.selection is None else {
             "selection": best.selection.selection["run"], "selection_trades": len(best.selection.trades),

@@ -41,7 +41,7 @@ def windows(settings: Settings) -> tuple[list[int], list[tuple[int, str]]]:
     return (sorted({p.bb_period for p in runs}), sorted({(p.atr_period, p.atr_method) for p in runs}))
 
 
-def _reader(warehouse: WarehouseResource, step: dict[tuple[str, str], pd.DataFrame], asset: str,
+def reader(warehouse: WarehouseResource, step: dict[tuple[str, str], pd.DataFrame], asset: str,
             symbol: str) -> MonthReader:
     """Month → ``symbol``'s frame of ``asset``: from earlier in this step (``step``, keyed by
     ``(symbol, month)``), else the stored partition, else ``None``."""
@@ -75,8 +75,8 @@ def build_indicators(tf: str, settings: Settings,
         for partition, symbol, month in step_keys(context):
             with explained(name, symbol, month):
                 started = time.perf_counter()
-                cache = chained_month_indicators(month, _reader(warehouse, bars, f"ohlcv_{tf}", symbol),
-                                                 _reader(warehouse, caches, name, symbol), bb_periods,
+                cache = chained_month_indicators(month, reader(warehouse, bars, f"ohlcv_{tf}", symbol),
+                                                 reader(warehouse, caches, name, symbol), bb_periods,
                                                  atr_windows)
                 elapsed = time.perf_counter() - started
                 if cache.history == "none":
