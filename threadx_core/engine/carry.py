@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from threadx_core.engine import nb
-from threadx_core.metrics.nb import EquityAcc, TradeAcc, equity_acc_new, trade_acc_new
+from threadx_core.metrics.nb import EquityAcc, TradeAcc, equity_acc_add, equity_acc_new, trade_acc_new
 
 COLUMNS: tuple[str, ...] = nb.CARRY_COLUMNS
 
@@ -49,16 +49,27 @@ def fresh(initial_capital: Sequence[float] | np.ndarray) -> np.ndarray:
 def window_start(rows: np.ndarray) -> np.ndarray:
     """``rows`` (carried end states) as the start of a new *evaluated window* of the same runs:
     position, cash, pending order, previous bar and last daily sample carried unchanged; the metric
-    accumulators and the minutes run reset, so the window's metrics are those of its own bars and
-    of the trades it closes (a trade carried in counts in the window that closes it, with its
-    whole pnl, both fees and its bars held since entry). Returns a new array."""
+    accumulators and the minutes run start again, the equity accumulator from the last equity of
+    the window before (its one sample, so the window's first return is its first bar's, and its
+    ``total_return`` is its growth). The window's metrics are then those of its own bars and of
+    the trades it closes (a trade carried in counts in the window that closes it, with its whole
+    pnl, both fees and its bars held since entry); its equity accumulator counts one bar more than
+    the window has (:data:`SEEDED_BARS`). Returns a new array."""
     out = np.array(rows, dtype=np.float64, copy=True)
-    fresh_eq, fresh_tr = equity_acc_new(), trade_acc_new()
-    for prefix, values in (("eq_", fresh_eq), ("tr_", fresh_tr)):
-        for name, value in zip(values._fields, values, strict=True):
-            out[:, COLUMNS.index(prefix + name)] = float(value)
+    fresh_tr = trade_acc_new()
+    last = out[:, COLUMNS.index("eq_last")].copy()
+    for row, equity in zip(out, last, strict=True):
+        seeded = equity_acc_add(equity_acc_new(), float(equity))
+        for name, value in zip(seeded._fields, seeded, strict=True):
+            row[COLUMNS.index("eq_" + name)] = float(value)
+    for name, value in zip(fresh_tr._fields, fresh_tr, strict=True):
+        out[:, COLUMNS.index("tr_" + name)] = float(value)
     out[:, COLUMNS.index("minutes")] = 0.0
     return out
+
+
+#: Equity samples a window started by :func:`window_start` counts beyond its own bars.
+SEEDED_BARS = 1
 
 
 def fill_entry_times(rows: np.ndarray, times: pd.DatetimeIndex) -> None:

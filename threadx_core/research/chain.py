@@ -54,6 +54,7 @@ import numpy as np
 import pandas as pd
 
 from threadx_core import times
+from threadx_core.engine import carry
 from threadx_core.engine.params import PARAM_NAMES
 from threadx_core.errors import ThreadXError
 from threadx_core.metrics import (
@@ -289,7 +290,10 @@ def chain(pieces: Sequence[pd.DataFrame]) -> pd.DataFrame:
     if carried:
         sums = carried_totals(pieces)
         metrics = _equity_metrics(daily, calendar_days)
-        metrics.update(_carried_trade_metrics(sums, capital, pieces[-1]["final_equity"].to_numpy(np.float64)))
+        seeded = sum(int(piece.attrs.get("seeded", bool(piece.attrs.get("previous_run_id"))))
+                     for piece in pieces)
+        metrics.update(_carried_trade_metrics(sums, capital, pieces[-1]["final_equity"].to_numpy(np.float64),
+                                              seeded))
     else:
         daily = _stop_after_ruin(daily, offsets, lengths)
         curve = equity_curve(daily)
@@ -306,19 +310,22 @@ def chain(pieces: Sequence[pd.DataFrame]) -> pd.DataFrame:
             out[column] = values
     out.attrs = {"days": json.dumps(days), "run_id": pieces[-1].attrs.get("run_id", ""),
                  "previous_run_id": pieces[0].attrs.get("previous_run_id", "")}
+    if carried:
+        out.attrs["seeded"] = str(seeded)  # windows among the pieces that continued another
     return out
 
 
-def _carried_trade_metrics(sums: Mapping[str, np.ndarray], capital: np.ndarray,
-                           final: np.ndarray) -> dict[str, np.ndarray]:
+def _carried_trade_metrics(sums: Mapping[str, np.ndarray], capital: np.ndarray, final: np.ndarray,
+                           seeded: int) -> dict[str, np.ndarray]:
     """Trade metrics of a continuing run from its added-up accumulators (the formulas of
-    :func:`threadx_core.metrics.nb.metrics_into`, turnover over the initial capital)."""
+    :func:`threadx_core.metrics.nb.metrics_into`, turnover over the initial capital), ``seeded``
+    of its windows having continued another (:data:`carry.SEEDED_BARS`)."""
     def total(name: str) -> np.ndarray:
         return sums[stored.CARRY_PREFIX + name]
 
     n, wins, losses = total("tr_n"), total("tr_wins"), total("tr_losses")
     with np.errstate(invalid="ignore", divide="ignore"):
-        exposure = total("tr_held") / total("eq_bars")
+        exposure = total("tr_held") / (total("eq_bars") - seeded * carry.SEEDED_BARS)
     return {"n_trades": n, "win_rate": win_rate(wins, n),
             "profit_factor": profit_factor(total("tr_gross_win"), total("tr_gross_loss")),
             "expectancy": per_trade(total("tr_pnl_sum"), n),

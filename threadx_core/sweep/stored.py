@@ -36,6 +36,10 @@ def to_frame(output: SweepOutput, timeframe: str, run_id: str, previous_run_id: 
     end = output.end_state
     for name in carry.COLUMNS:
         frame[CARRY_PREFIX + name] = end[name].to_numpy()
+    if previous_run_id and len(frame):
+        # a window continuing another counts that window's last equity as a sample of its own
+        # (carry.window_start): the share of its bars in a position is over its own bars
+        frame["exposure"] = end["tr_held"].to_numpy() / (end["eq_bars"].to_numpy() - carry.SEEDED_BARS)
     frame.attrs = {"days": json.dumps([d.strftime("%Y-%m-%d") for d in output.daily.index]),
                    "run_id": run_id, "devices": ",".join(output.devices),
                    "previous_run_id": previous_run_id}

@@ -92,6 +92,10 @@ def test_chained_months_are_the_continuous_run(in_order: Warehouse) -> None:
     np.testing.assert_array_equal(out["n_trades"], whole.results["n_trades"])
     np.testing.assert_allclose(out[TOTALS].to_numpy(float), whole.results[TOTALS].to_numpy(float),
                                rtol=1e-9, atol=1e-12, equal_nan=True)
+    for month in MONTHS:  # a month's total return is the account's growth over it
+        frame = in_order.sweeps[month]
+        growth = [np.prod(1.0 + np.asarray(r)) - 1.0 for r in frame["daily_returns"]]
+        np.testing.assert_allclose(frame["total_return"], growth, rtol=1e-9, atol=1e-12)
     pd.testing.assert_frame_equal(stored.end_state(in_order.sweeps[MONTHS[-1]]).drop(
         columns=[c for c in whole.end_state.columns if c.startswith(("eq_", "tr_")) or c == "minutes"]),
         whole.end_state.drop(columns=[c for c in whole.end_state.columns
