@@ -40,8 +40,8 @@ class Simulation(NamedTuple):
 class Result:
     """One backtest: ``trades`` (one row per closed trade, :data:`TRADE_COLUMNS`; times are the
     labels of the fill bars), ``equity``/``position``/``cash`` (Series on the bar times, after
-    each bar's close), ``metrics`` (:func:`metrics.summarize` of this window's equity and
-    trades), ``params``, ``bar_minutes``, ``end_state`` (the carried state at the end, a row of
+    each bar's close), ``metrics`` (:func:`metrics.summarize` of this window's equity, read from
+    the equity a ``start`` left it at, and trades), ``params``, ``bar_minutes``, ``end_state`` (the carried state at the end, a row of
     :func:`carry.to_frame`: where the next window starts to continue this run)."""
 
     trades: pd.DataFrame
@@ -128,6 +128,14 @@ def trades_frame(log: np.ndarray, times: pd.DatetimeIndex,
     }, columns=list(TRADE_COLUMNS))
 
 
+def _start_equity(first: np.ndarray | None) -> float | None:
+    """The equity a window continuing a run starts from (its start row's last equity sample), or
+    ``None`` for a run that starts here (no row, or a row that has seen no bar)."""
+    if first is None or first[carry.COLUMNS.index("eq_bars")] == 0:
+        return None
+    return float(first[carry.COLUMNS.index("eq_last")])
+
+
 def backtest(ohlcv: pd.DataFrame, params: Params | None = None, *,
              bar_minutes: float | None = None,
              precomputed: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
@@ -174,7 +182,7 @@ def backtest(ohlcv: pd.DataFrame, params: Params | None = None, *,
         equity=equity,
         position=pd.Series(sim.position, index=times, name="position"),
         cash=pd.Series(sim.cash, index=times, name="cash"),
-        metrics=metrics.summarize(equity, trades, minutes),
+        metrics=metrics.summarize(equity, trades, minutes, _start_equity(first)),
         params=params,
         bar_minutes=minutes,
         end_state=carry.to_frame(end).iloc[0],

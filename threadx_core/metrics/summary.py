@@ -23,8 +23,15 @@ def _span_minutes(equity: object, bar_minutes: float) -> float:
     return len(np.asarray(equity)) * bar_minutes
 
 
-def summarize(equity: object, trades: pd.DataFrame | None, bar_minutes: float) -> dict[str, Any]:
+def summarize(equity: object, trades: pd.DataFrame | None, bar_minutes: float,
+              start_equity: float | None = None) -> dict[str, Any]:
     """Every metric (:data:`OUTPUT_KEYS`) of a run.
+
+    ``start_equity``: the run is a window that continues an earlier one, whose last equity this
+    is: the curve is then read as starting from it (the window's first return is its first bar's,
+    ``total_return`` its growth, the drawdown measured from it), as a sweep month continuing the
+    previous one computes it (:func:`threadx_core.engine.carry.window_start`); exposure stays over
+    the window's own bars.
 
     ``equity``: per-bar marked-to-market equity (Series with a DatetimeIndex — the calendar span
     then comes from it — or an array); ``trades``: a frame with ``pnl``, ``fees``, ``qty``,
@@ -43,8 +50,12 @@ def summarize(equity: object, trades: pd.DataFrame | None, bar_minutes: float) -
     if not bar_minutes > 0:
         raise ValueError(f"bar_minutes must be > 0, got {bar_minutes!r}")
     out = np.empty(len(OUTPUT_KEYS))
-    summarize_nb(out, e, *_trade_columns(trades), MINUTES_PER_YEAR / bar_minutes,
-                 _span_minutes(equity, bar_minutes))
+    span, columns = _span_minutes(equity, bar_minutes), _trade_columns(trades)
+    if start_equity is not None:
+        e = np.concatenate([[float(start_equity)], e])
+    summarize_nb(out, e, *columns, MINUTES_PER_YEAR / bar_minutes, span)
+    if start_equity is not None:
+        out[OUTPUT_KEYS.index("exposure")] = columns[3].sum() / (e.size - 1)
     result: dict[str, Any] = {}
     for key, value in zip(OUTPUT_KEYS, out.tolist(), strict=True):
         result[key] = int(value) if key in INT_KEYS else value
