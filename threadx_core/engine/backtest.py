@@ -41,8 +41,9 @@ class Result:
     """One backtest: ``trades`` (one row per closed trade, :data:`TRADE_COLUMNS`; times are the
     labels of the fill bars), ``equity``/``position``/``cash`` (Series on the bar times, after
     each bar's close), ``metrics`` (:func:`metrics.summarize` of this window's equity, read from
-    the equity a ``start`` left it at, and trades), ``params``, ``bar_minutes``, ``end_state`` (the carried state at the end, a row of
-    :func:`carry.to_frame`: where the next window starts to continue this run)."""
+    the equity a ``start`` left it at, and trades), ``params``, ``bar_minutes``, ``end_state``
+    (the carried state at the end, a row of :func:`carry.to_frame`: where the next window starts
+    to continue this run)."""
 
     trades: pd.DataFrame
     equity: pd.Series

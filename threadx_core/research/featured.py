@@ -2,12 +2,16 @@
 
 Each featured parameter set runs on each timeframe's bars of the month, with the indicators from
 that month's cache (warmed up on the previous month), so the first bars of a month can trade.
-The window is the month: a position still open at its end is closed at the last close.
-:mod:`.best_by_run` re-runs the month's selection the same way (:func:`cached_backtest`).
+Like a sweep month (:mod:`threadx_core.sweep.chained`), a featured month continues the previous
+month's runs: each starts from the state it ended the previous month in (the report's
+``attrs[END_STATES]``), and a position open at the month's end stays open, marked to market, in
+the end state the next month starts from. :mod:`.best_by_run` re-runs the month's selection the
+same way (:func:`cached_backtest`).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from threadx_core.engine import Params, Result, backtest
+from threadx_core.engine import Params, Result, backtest, carry
 from threadx_core.engine.backtest import trades_frame as trades_table
 from threadx_core.engine.nb import LOG_COLUMNS
 from threadx_core.engine.params import PARAM_NAMES
@@ -48,19 +52,44 @@ def run_label(params: Params, tf: str) -> str:
             f"atr{params.atr_period}{params.atr_method[0]}×{params.atr_mult:g}")
 
 
+#: The ``attrs`` key of a report's ``equity`` frame holding each run's end state: a JSON object
+#: run label → the :data:`threadx_core.engine.carry.COLUMNS` values.
+END_STATES = "end_states"
+
+
+def starts_after(previous: pd.DataFrame | None) -> dict[str, pd.Series]:
+    """Run label → the state a run starts from after the report ``equity`` frame ``previous`` of
+    the month before (its end state, as a new window: :func:`carry.window_start`); empty when
+    there is no such month or it stores no end state."""
+    if previous is None or END_STATES not in previous.attrs:
+        return {}
+    ends = json.loads(previous.attrs[END_STATES])
+    if not ends:
+        return {}
+    rows = carry.window_start(np.array(list(ends.values()), dtype=np.float64))
+    frame = carry.to_frame(rows)
+    return {label: frame.iloc[i] for i, label in enumerate(ends)}
+
+
 def featured(bars: dict[str, pd.DataFrame], caches: dict[str, pd.DataFrame],
-             featured_params: list[Params], title: str) -> FeaturedReport:
+             featured_params: list[Params], title: str,
+             previous: pd.DataFrame | None = None) -> FeaturedReport:
     """Backtest every ``featured_params`` set on every timeframe of ``bars`` (``{tf: ohlcv}``),
-    using ``caches`` (``{tf: indicator cache}``, same rows). A timeframe without bars (an empty
-    month: no trading) has no run: an empty month's report has no row in ``equity``, ``trades``
-    (typed, :data:`engine.TRADE_COLUMNS` + run, timeframe) and ``metrics``, and no chart (``b""``)."""
-    curves, equities, trades, rows = {}, [], [], []
+    using ``caches`` (``{tf: indicator cache}``, same rows), each from the state it ended the
+    month before in (``previous``: that month's report ``equity`` frame; None or a run it lacks:
+    a fresh start), nothing closed at the end; ``equity.attrs[END_STATES]`` holds the end states.
+    A timeframe without bars (an empty month: no trading) has no run: an empty month's report has
+    no row in ``equity``, ``trades`` (typed, :data:`engine.TRADE_COLUMNS` + run, timeframe) and
+    ``metrics``, no end state and no chart (``b""``)."""
+    curves, equities, trades, rows, ends = {}, [], [], [], {}
+    starts = starts_after(previous)
     for tf, ohlcv in bars.items():
         if ohlcv.empty:
             continue  # the engine needs a bar; a month without any has nothing to run
         for params in featured_params:
-            result = cached_backtest(ohlcv, caches[tf], params)
             label = run_label(params, tf)
+            result = cached_backtest(ohlcv, caches[tf], params, start=starts.get(label), close_at_end=False)
+            ends[label] = [float(v) for v in result.end_state.to_numpy(np.float64)]
             curves[label] = result.equity
             equities.append(pd.DataFrame({
                 "open_time": result.equity.index, "run": label, "timeframe": tf,
@@ -69,8 +98,10 @@ def featured(bars: dict[str, pd.DataFrame], caches: dict[str, pd.DataFrame],
             trades.append(result.trades.assign(run=label, timeframe=tf))
             rows.append({"run": label, "timeframe": tf, **result.metrics})
     table = pd.DataFrame(rows, columns=None if rows else ["run", "timeframe", *OUTPUT_KEYS])
-    return FeaturedReport(pd.concat(equities or [NO_EQUITY], ignore_index=True),
-                          trades_frame(trades or [NO_TRADES]), table,
+    equity = pd.concat(equities or [NO_EQUITY], ignore_index=True)
+    if ends:
+        equity.attrs[END_STATES] = json.dumps(ends)
+    return FeaturedReport(equity, trades_frame(trades or [NO_TRADES]), table,
                           equity_drawdown_png(curves, title) if curves else b"")
 
 

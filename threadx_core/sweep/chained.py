@@ -23,7 +23,7 @@ without stored bars or without any bar (no trading): a hole (:mod:`threadx_core.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import pandas as pd
 
@@ -59,13 +59,6 @@ class MonthSweep(NamedTuple):
     computed: dict[str, pd.DataFrame]
 
 
-def continues(frame: pd.DataFrame, bars: pd.DataFrame, cache: pd.DataFrame, run_id: RunId) -> bool:
-    """Whether the stored partition ``frame`` is the one ``bars``/``cache`` give on top of the month
-    it continued (so the next month may start from its end states)."""
-    return (stored.has_end_state(frame) and not months.is_empty(frame)
-            and frame.attrs.get("run_id") == run_id(bars, cache, frame.attrs.get("previous_run_id", "")))
-
-
 def start_states(frame: pd.DataFrame) -> pd.DataFrame:
     """The states a month starts from after the stored partition ``frame`` of the month before:
     its end states, as a new evaluated window (:func:`carry.window_start`)."""
@@ -93,29 +86,54 @@ def start_of(frame: pd.DataFrame, previous: pd.DataFrame | None,
     return start_states(previous[match.to_numpy()].iloc[:1]).iloc[0]
 
 
-def chained_month_sweep(month: str, first_month: str, read_inputs: ReadInputs, read_sweep: ReadSweep,
-                        run_id: RunId, run_month: RunMonth) -> MonthSweep:
-    """The partition of ``month`` continuing the in-order chain (module docstring); months before
-    ``first_month`` (the first partition) do not exist. Raises ``ValueError`` naming ``month`` when
-    it has no bars stored or no bar."""
-    current = read_inputs(month)
-    if current is None or current[0].empty:
-        raise ValueError(f"sweep of {month}: no bar stored for {month}")
+class MonthRuns(Protocol):
+    """The months of one chain of runs (one symbol; one timeframe's sweep, or the featured runs of
+    every timeframe) as :func:`continue_month` walks them. A partition is a frame whose ``attrs``
+    hold its ``run_id`` and the ``previous_run_id`` of the partition it continued."""
+
+    def inputs(self, month: str) -> Any | None:
+        """The month's inputs (bars and indicator caches), ``None`` when no bars are stored."""
+
+    def empty(self, inputs: Any) -> bool:
+        """Whether ``inputs`` hold no bar (no trading that month)."""
+
+    def stored(self, month: str) -> pd.DataFrame | None:
+        """The month's stored (or already computed) partition, or ``None``."""
+
+    def carries(self, frame: pd.DataFrame) -> bool:
+        """Whether ``frame`` stores the end states its next month starts from."""
+
+    def run_id(self, inputs: Any, previous_run_id: str) -> str:
+        """The run id of a month (its inputs, the code, and the run id of the month it continues)."""
+
+    def run(self, month: str, inputs: Any, previous: pd.DataFrame | None, run_id: str,
+            previous_run_id: str) -> pd.DataFrame:
+        """The month's partition, continuing the partition ``previous`` (None: a fresh start)."""
+
+
+def continue_month(month: str, first_month: str, runs: MonthRuns, *, reuse: bool = True) -> MonthSweep:
+    """The partition of ``month`` continuing the in-order chain of ``runs`` (module docstring);
+    months before ``first_month`` (the first partition) do not exist. With ``reuse``, a stored
+    partition of ``month`` with the run id this one would get is returned as it is. Raises
+    ``ValueError`` naming ``month`` when it has no bars stored or no bar."""
+    current = runs.inputs(month)
+    if current is None or runs.empty(current):
+        raise ValueError(f"runs of {month}: no bar stored for {month}")
     inputs, walk, anchor, chain_start = {month: current}, [month], None, None
     while True:
         before = times.previous_month(walk[-1])
         if before < first_month:
             chain_start = "first"
             break
-        got = read_inputs(before)
+        got = runs.inputs(before)
         if got is None:
             chain_start = f"no bars stored for {before}"
             break
-        if got[0].empty:
+        if runs.empty(got):
             chain_start = f"{before} has no trading"
             break
-        previous = read_sweep(before)
-        if previous is not None and continues(previous, *got, run_id):
+        previous = runs.stored(before)
+        if previous is not None and _continues(runs, previous, got):
             anchor = previous
             break
         inputs[before] = got
@@ -124,17 +142,53 @@ def chained_month_sweep(month: str, first_month: str, read_inputs: ReadInputs, r
     done: dict[str, pd.DataFrame] = {}
     reused = False
     for label in reversed(walk):
-        bars, cache = inputs[label]
         previous_id = "" if anchor is None else anchor.attrs["run_id"]
-        this_id = run_id(bars, cache, previous_id)
-        stored_frame = read_sweep(label) if label == month else None
-        reused = stored_frame is not None and stored.has_end_state(stored_frame) \
-            and stored_frame.attrs.get("run_id") == this_id
+        this_id = runs.run_id(inputs[label], previous_id)
+        frame = runs.stored(label) if reuse and label == month else None
+        reused = frame is not None and runs.carries(frame) and frame.attrs.get("run_id") == this_id
         if not reused:
-            start = None if anchor is None else start_states(anchor)
-            stored_frame = run_month(label, bars, cache, start, this_id, previous_id)
-        done[label] = anchor = stored_frame
+            frame = runs.run(label, inputs[label], anchor, this_id, previous_id)
+        done[label] = anchor = frame
     frame = done.pop(month)
     if starts_here:
         return MonthSweep(frame, reused, None, chain_start, done)
     return MonthSweep(frame, reused, times.previous_month(month), None, done)
+
+
+def _continues(runs: MonthRuns, frame: pd.DataFrame, inputs: Any) -> bool:
+    """Whether the stored partition ``frame`` is the one ``inputs`` give on top of the month it
+    continued (so the next month may start from its end states)."""
+    return runs.carries(frame) and frame.attrs.get("run_id") == runs.run_id(
+        inputs, frame.attrs.get("previous_run_id", ""))
+
+
+class _SweepMonths:
+    """:class:`MonthRuns` of one timeframe's sweep, from the callables of :func:`chained_month_sweep`."""
+
+    def __init__(self, read_inputs: ReadInputs, read_sweep: ReadSweep, run_id: RunId, run_month: RunMonth):
+        self.inputs, self.stored = read_inputs, read_sweep
+        self._run_id, self._run_month = run_id, run_month
+
+    @staticmethod
+    def empty(inputs: tuple[pd.DataFrame, pd.DataFrame]) -> bool:
+        return inputs[0].empty
+
+    @staticmethod
+    def carries(frame: pd.DataFrame) -> bool:
+        return stored.has_end_state(frame) and not months.is_empty(frame)
+
+    def run_id(self, inputs: tuple[pd.DataFrame, pd.DataFrame], previous_run_id: str) -> str:
+        return self._run_id(*inputs, previous_run_id)
+
+    def run(self, month: str, inputs: tuple[pd.DataFrame, pd.DataFrame], previous: pd.DataFrame | None,
+            run_id: str, previous_run_id: str) -> pd.DataFrame:
+        start = None if previous is None else start_states(previous)
+        return self._run_month(month, *inputs, start, run_id, previous_run_id)
+
+
+def chained_month_sweep(month: str, first_month: str, read_inputs: ReadInputs, read_sweep: ReadSweep,
+                        run_id: RunId, run_month: RunMonth) -> MonthSweep:
+    """The sweep partition of ``month`` continuing the in-order chain (:func:`continue_month`):
+    ``read_inputs`` gives a month's ``(bars, cache)``, ``read_sweep`` its stored partition,
+    ``run_id``/``run_month`` make one; raises ``ValueError`` naming ``month`` when it has no bar."""
+    return continue_month(month, first_month, _SweepMonths(read_inputs, read_sweep, run_id, run_month))

@@ -73,7 +73,7 @@ def build_sweep(tf: str, settings: Settings, partitions_def: dg.PartitionsDefini
             with explained(name, symbol, month):
                 label = f"{symbol} {month} {tf}"
                 started = time.perf_counter()
-                read_inputs = _inputs_reader(warehouse, bars, caches, tf, symbol, bb_periods, atr_windows)
+                read_inputs = inputs_reader(warehouse, bars, caches, tf, symbol, bb_periods, atr_windows)
                 run_month = _month_runner(devices, context.log, grid, tf, symbol)
                 if bars[(symbol, month)].empty:
                     # no trading this month: no bar for a kernel (docs/ARCHITECTURE.md, Asset graph)
@@ -123,7 +123,7 @@ def build_sweep(tf: str, settings: Settings, partitions_def: dg.PartitionsDefini
     return sweep
 
 
-def _inputs_reader(warehouse: WarehouseResource, bars: dict[tuple[str, str], pd.DataFrame],
+def inputs_reader(warehouse: WarehouseResource, bars: dict[tuple[str, str], pd.DataFrame],
                    caches: dict[tuple[str, str], pd.DataFrame], tf: str, symbol: str, bb_periods: list[int],
                    atr_windows: list[tuple[int, str]]) -> chained.ReadInputs:
     """``symbol``'s ``(bars, indicator cache)`` of a month: from the step, else the warehouse; a

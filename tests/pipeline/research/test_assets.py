@@ -1,6 +1,7 @@
 """Indicator caches and featured backtests materialised through Dagster across a month boundary."""
 
 import base64
+import json
 import re
 
 import numpy as np
@@ -8,7 +9,9 @@ import pandas as pd
 
 from tests.pipeline.kit import materialization, run
 from threadx_core import indicators, storage
+from threadx_core.engine import carry
 from threadx_core.indicators.cache import atr_column, bb_columns
+from threadx_core.research.featured import END_STATES
 from threadx_core.settings import load
 
 
@@ -38,11 +41,19 @@ def test_indicator_cache_equals_whole_series_across_months_and_report_reconciles
     assert png.startswith(b"\x89PNG") and len(png) < 200_000
     assert "| run | n_trades |" in report["metrics"]
     equity = storage.read_partition(storage.partition_path(root, "backtest_report", "BTCUSDT", "2024-02"))
-    trades = storage.read_partition(storage.partition_path(root, "backtest_trades", "BTCUSDT", "2024-02"))
+    # February continues January's runs: the cash while flat is the initial capital plus every
+    # trade's pnl since January; the last equity adds the open position marked to market
+    trades = pd.concat([storage.read_partition(storage.partition_path(root, "backtest_trades", "BTCUSDT", m))
+                        for m in ("2024-01", "2024-02")], ignore_index=True)
+    ends = json.loads(equity.attrs[END_STATES])
     initial = load(project).params().initial_capital
     for run_label, curve in equity.groupby("run"):
+        end = dict(zip(carry.COLUMNS, ends[run_label], strict=True))
         pnl = trades.loc[trades["run"] == run_label, "pnl"].sum()
-        assert np.isclose(curve["equity"].iloc[-1], initial + pnl, rtol=1e-12, atol=0)
+        assert np.isclose(end["flat_cash"], initial + pnl, rtol=1e-12, atol=0)
+        last_close = bars["close"].iloc[-1]
+        assert np.isclose(curve["equity"].iloc[-1], end["cash"] + end["side"] * end["qty"] * last_close,
+                          rtol=1e-12, atol=0)
         assert curve["open_time"].iloc[0] == pd.Timestamp("2024-02-01", tz="UTC")
 
 

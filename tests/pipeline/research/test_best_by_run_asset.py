@@ -55,9 +55,14 @@ def test_best_by_run_reruns_and_exports_its_rank_one(materialised):
     parquet = pd.read_parquet(folder / "best_by_run_trades.parquet")
     pd.testing.assert_frame_equal(csv, parquet, check_dtype=False)
     assert len(parquet) == top["n_trades"] >= 5
-    assert parquet["pnl"].sum() == pytest.approx(top["final_equity"] - top["initial_capital"], rel=1e-9)
+    # February continues January's run of the combination: its trades are those closed in
+    # February (one may have opened in January), their pnl what the cash while flat gained
+    january = storage.read_partition(storage.partition_path(root, f"sweep_{top['timeframe']}", "BTCUSDT",
+                                                            "2024-01"))
+    before = january[(january[list(PARAM_NAMES)] == top[list(PARAM_NAMES)]).all(axis=1)].iloc[0]
+    assert parquet["pnl"].sum() == pytest.approx(top["carry_flat_cash"] - before["carry_flat_cash"], rel=1e-9)
     assert (parquet["timeframe"] == top["timeframe"]).all()
-    assert parquet["entry_time"].min() >= pd.Timestamp("2024-02-01", tz="UTC")
+    assert parquet["exit_time"].min() >= pd.Timestamp("2024-02-01", tz="UTC")
 
     selection = json.loads((folder / "best_by_run_selection.json").read_text())
     assert {k: selection["parameters"][k] for k in PARAM_NAMES} == {k: top[k] for k in PARAM_NAMES}
