@@ -11,7 +11,7 @@ in, and fills the entry times the compiled code cannot know.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import get_type_hints
+from typing import NamedTuple, get_type_hints
 
 import numpy as np
 import pandas as pd
@@ -100,3 +100,37 @@ def to_rows(frame: pd.DataFrame, count: int) -> np.ndarray:
     if len(frame) != count:
         raise ValueError(f"carried state has {len(frame)} rows for {count} runs")
     return np.ascontiguousarray(frame[list(COLUMNS)].to_numpy(np.float64))
+
+
+class ClosedOut(NamedTuple):
+    """What closing carried positions at the last close of their window gives, per row:
+    ``was_open`` (a position was open), the closing trade's ``pnl`` (net of both fees), ``fees``
+    (entry + exit), traded ``notional`` (entry + exit) and bars ``held``, and the ``equity`` after
+    it (the cash while flat; the marked equity where nothing was open). Zero where nothing was open."""
+
+    was_open: np.ndarray
+    pnl: np.ndarray
+    fees: np.ndarray
+    notional: np.ndarray
+    held: np.ndarray
+    equity: np.ndarray
+
+
+def close_out(rows: np.ndarray, loops: Sequence[nb.LoopParams]) -> ClosedOut:
+    """Close, as the engine's step 5 does at the end of an evaluated window (exit "end" at the
+    window's last close, a pending order dropped), the runs whose end states are ``rows``
+    (``loops``: each row's compiled parameters). The same operations as a run closed there, so the
+    figures equal a run over the same bars with ``close_at_end``."""
+    count = len(rows)
+    was_open = np.zeros(count, dtype=bool)
+    pnl, fees, notional, held, equity = (np.zeros(count) for _ in range(5))
+    for i, (row, loop) in enumerate(zip(rows, loops, strict=True)):
+        st, _, _, close, _, _, _, _ = nb.load_carry(np.asarray(row, dtype=np.float64))
+        st, closed = nb.close_at_end(st, -1, close, loop)
+        equity[i] = nb.mark(st, close)
+        if closed.reason != nb.NO_EXIT:
+            was_open[i] = True
+            pnl[i], fees[i] = closed.pnl, closed.fees
+            notional[i] = closed.qty * closed.entry_price + closed.qty * closed.exit_price
+            held[i] = closed.exit_bar - closed.entry_bar
+    return ClosedOut(was_open, pnl, fees, notional, held, equity)

@@ -55,6 +55,7 @@ import pandas as pd
 
 from threadx_core import times
 from threadx_core.engine import carry
+from threadx_core.engine.backtest import loop_params
 from threadx_core.engine.params import PARAM_NAMES
 from threadx_core.errors import ThreadXError
 from threadx_core.metrics import (
@@ -75,6 +76,7 @@ from threadx_core.metrics import (
     win_rate,
 )
 from threadx_core.research import months
+from threadx_core.research.featured import row_params
 from threadx_core.sweep import stored
 
 #: Periods per year of daily returns (crypto trades every day).
@@ -260,7 +262,7 @@ def _reorder(label: str, frame: pd.DataFrame, reference: pd.MultiIndex, first: s
     return out
 
 
-def chain(pieces: Sequence[pd.DataFrame]) -> pd.DataFrame:
+def chain(pieces: Sequence[pd.DataFrame], *, close_at_end: bool = False) -> pd.DataFrame:
     """The chained account of ``pieces`` — partition-shaped frames of the same grid in the same row
     order, in time order (as :func:`align` returns them, or earlier :func:`chain` outputs): one
     row per combination with ``timeframe``, the ``Params`` columns, every metric of
@@ -287,13 +289,19 @@ def chain(pieces: Sequence[pd.DataFrame]) -> pd.DataFrame:
     days = [day for piece in pieces for day in json.loads(piece.attrs["days"])]
     calendar_days = (pd.Timestamp(days[-1]) - pd.Timestamp(days[0])).days + 1 if days else 0
     capital = pieces[0]["initial_capital"].to_numpy(np.float64)
+    if close_at_end and not carried:
+        raise MonthSetError("only months that continue each other can be closed at the end of their span")
     if carried:
         sums = carried_totals(pieces)
+        final = pieces[-1]["final_equity"].to_numpy(np.float64)
+        open_at_end = pieces[-1][stored.CARRY_PREFIX + "side"].to_numpy() != 0 \
+            if stored.has_end_state(pieces[-1]) else np.zeros(len(final), dtype=bool)
+        if close_at_end:
+            daily, final, open_at_end = _close_span(pieces[-1], sums, daily, final)
         metrics = _equity_metrics(daily, calendar_days)
         seeded = sum(int(piece.attrs.get("seeded", bool(piece.attrs.get("previous_run_id"))))
                      for piece in pieces)
-        metrics.update(_carried_trade_metrics(sums, capital, pieces[-1]["final_equity"].to_numpy(np.float64),
-                                              seeded))
+        metrics.update(_carried_trade_metrics(sums, capital, final, seeded))
     else:
         daily = _stop_after_ruin(daily, offsets, lengths)
         curve = equity_curve(daily)
@@ -308,11 +316,49 @@ def chain(pieces: Sequence[pd.DataFrame]) -> pd.DataFrame:
     if carried:
         for column, values in sums.items():
             out[column] = values
+        out["open_at_end"] = open_at_end
+        if not close_at_end and stored.has_end_state(pieces[-1]):
+            for column in stored.CARRY_COLUMNS:
+                if column not in TOTAL_COLUMNS:
+                    out[column] = pieces[-1][column].to_numpy()
     out.attrs = {"days": json.dumps(days), "run_id": pieces[-1].attrs.get("run_id", ""),
                  "previous_run_id": pieces[0].attrs.get("previous_run_id", "")}
     if carried:
         out.attrs["seeded"] = str(seeded)  # windows among the pieces that continued another
     return out
+
+
+def _close_span(last: pd.DataFrame, sums: dict[str, np.ndarray], daily: np.ndarray,
+                final: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Close the positions open at the end of ``last`` (the span's last window): ``sums`` gain the
+    closing trades (in place); returns the daily returns with the last day's closed, the closed
+    final equity and which rows were closed."""
+    if not stored.has_end_state(last):
+        raise MonthSetError("the last month of the span stores no end state to close")
+    rows = carry.to_rows(stored.end_state(last), len(last))
+    out = carry.close_out(rows, [loop_params(row_params(row)) for _, row in last.iterrows()])
+    pnl, opened = out.pnl, out.was_open
+    win, loss = opened & (pnl > 0.0), opened & (pnl < 0.0)
+
+    def add(name: str, values: np.ndarray) -> None:
+        sums[stored.CARRY_PREFIX + name] = sums[stored.CARRY_PREFIX + name] + values
+
+    add("tr_n", opened.astype(np.float64))
+    add("tr_wins", win.astype(np.float64))
+    add("tr_losses", loss.astype(np.float64))
+    add("tr_gross_win", np.where(win, pnl, 0.0))
+    add("tr_gross_loss", np.where(loss, pnl, 0.0))
+    for name, values in (("tr_pnl_sum", pnl), ("tr_fees", out.fees), ("tr_notional", out.notional),
+                         ("tr_held", out.held)):
+        add(name, values)
+    for name, pick, mask in (("tr_largest_win", np.fmax, win), ("tr_largest_loss", np.fmin, loss)):
+        key = stored.CARRY_PREFIX + name
+        sums[key] = pick(sums[key], np.where(mask, pnl, np.nan))
+    daily = daily.copy()
+    if len(daily):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            daily[-1] = np.where(opened, (1.0 + daily[-1]) * out.equity / final - 1.0, daily[-1])
+    return daily, np.where(opened, out.equity, final), opened
 
 
 def _carried_trade_metrics(sums: Mapping[str, np.ndarray], capital: np.ndarray, final: np.ndarray,
@@ -367,7 +413,7 @@ def _trade_metrics(totals: TradeTotals, capital: np.ndarray, n_days: int,
 
 
 def aggregate(partitions: Mapping[str, pd.DataFrame], first: str | None = None,
-              last: str | None = None) -> pd.DataFrame:
+              last: str | None = None, *, close_at_end: bool = False) -> pd.DataFrame:
     """Full-period metrics of every combination over the months ``first``..``last`` (inclusive;
     default: all) of ``partitions`` (month label → sweep partition of one symbol and timeframe):
     :func:`chain` of the :func:`align` -ed months, with ``attrs["months"]`` (JSON list of the
@@ -379,6 +425,6 @@ def aggregate(partitions: Mapping[str, pd.DataFrame], first: str | None = None,
     chosen = [label for label in aligned if lo <= times.parse_month(label) <= hi]
     if not chosen:
         raise MonthSetError(f"no partition between {first or 'the first month'} and {last or 'the last'}")
-    out = chain([aligned[label] for label in chosen])
+    out = chain([aligned[label] for label in chosen], close_at_end=close_at_end)
     out.attrs["months"] = json.dumps(chosen)
     return out

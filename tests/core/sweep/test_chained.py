@@ -177,3 +177,18 @@ def test_any_order_of_computing_the_months_gives_the_continuous_run(seed: int, o
     np.testing.assert_array_equal(out["n_trades"], whole.results["n_trades"])
     np.testing.assert_allclose(out[TOTALS].to_numpy(float), whole.results[TOTALS].to_numpy(float),
                                rtol=1e-9, atol=1e-12, equal_nan=True)
+
+
+def test_a_span_closed_at_its_end_is_the_continuous_run_closed_there(in_order: Warehouse) -> None:
+    bars = pd.concat([in_order.bars[m] for m in MONTHS], ignore_index=True)
+    cache = pd.concat([in_order.caches[m] for m in MONTHS], ignore_index=True)
+    whole = run_with_daily(bars, GRID, "cpu", indicators=cache, close_at_end=True)
+    marked = chain.aggregate(in_order.sweeps)
+    out = chain.aggregate(in_order.sweeps, close_at_end=True)
+    assert out["open_at_end"].any() and (out["open_at_end"] == marked["open_at_end"]).all()
+    assert (out["n_trades"] == marked["n_trades"] + out["open_at_end"]).all()
+    np.testing.assert_array_equal(out["n_trades"], whole.results["n_trades"])
+    np.testing.assert_allclose(out[TOTALS].to_numpy(float), whole.results[TOTALS].to_numpy(float),
+                               rtol=1e-9, atol=1e-12, equal_nan=True)
+    np.testing.assert_allclose(np.vstack(out["daily_returns"]).T, whole.daily.to_numpy(),
+                               rtol=1e-9, atol=1e-12)
