@@ -289,8 +289,6 @@ def chain(pieces: Sequence[pd.DataFrame], *, close_at_end: bool = False) -> pd.D
     days = [day for piece in pieces for day in json.loads(piece.attrs["days"])]
     calendar_days = (pd.Timestamp(days[-1]) - pd.Timestamp(days[0])).days + 1 if days else 0
     capital = pieces[0]["initial_capital"].to_numpy(np.float64)
-    if close_at_end and not carried:
-        raise MonthSetError("only months that continue each other can be closed at the end of their span")
     if carried:
         sums = carried_totals(pieces)
         final = pieces[-1]["final_equity"].to_numpy(np.float64)

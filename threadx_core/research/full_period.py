@@ -3,10 +3,16 @@
 Input: timeframe → (month label ``YYYY-MM`` → stored sweep partition), holding the months that
 exist. :func:`full_period` takes the range ``first``..``last`` (inclusive; by default the first
 and the last month stored for any timeframe), requires every month of it to be stored for every
-timeframe, aggregates each timeframe over it with :func:`chain.aggregate` (the chained,
-compounding account; daily-based equity metrics, NOT comparable with a partition's per-bar ones —
-see that module) and ranks the rows of all timeframes together, as ``best_by_run`` does for a month.
-Nothing is re-run: only the stored metrics and daily returns are read.
+timeframe, aggregates each timeframe over it with :func:`chain.aggregate` (the range as one
+evaluated window of each combination's continuing run — the months continue each other,
+:mod:`threadx_core.sweep.chained` — closed at the range's last close: a position still open there
+is closed as "end" and ``open_at_end`` marks its row; trade counts, fees, win rate, profit factor,
+final equity and total return are then those of one run over the range, exactly; daily-based
+equity metrics, NOT comparable with a partition's per-bar ones — see that module) and ranks the
+rows of all timeframes together, as ``best_by_run`` does for a month. Nothing is re-run: only the
+stored metrics, daily returns and end states are read. A range starting at a chain's first month
+is the run from a flat start; a later start is the window of the run already under way (it may
+hold a position carried in).
 
 :func:`full_periods` is the same over a range that may hold holes (months not stored for a
 timeframe, or empty: :mod:`threadx_core.research.months`): one :class:`FullPeriod` per chain of
@@ -146,7 +152,7 @@ def _period(sweeps: Mapping[str, Mapping[str, pd.DataFrame]], labels: list[str],
     frames = []
     for tf, stored in sweeps.items():
         try:
-            frames.append(chain.aggregate({m: stored[m] for m in labels}))
+            frames.append(chain.aggregate({m: stored[m] for m in labels}, close_at_end=True))
         except ValueError as exc:
             raise chain.MonthSetError(f"{title} {tf}: {exc}") from None
     _check_same_days(sweeps, labels, title)

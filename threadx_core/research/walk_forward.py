@@ -6,13 +6,16 @@ consecutive chainable months: a hole, a month not stored or empty, ends one chai
 another; :mod:`threadx_core.research.months`), the combination ranked first by
 :func:`selection.rank` (objective, ``min_trades``, ties as documented there) on the in-sample
 window [m − k, m) aggregated by :func:`chain.chain` is traded in month m, with that month's stored
-daily returns. The out-of-sample months are chained into one daily-return series, in cash through
-the holes (one compounding account that switches combination at each month start — possible without
-re-running because every month is its own window, positions closed at month end).
+daily returns. Month m is an evaluated window of the chosen combination's continuing run (its
+sweep row started from the state that run was in at the end of m − 1, :mod:`threadx_core.sweep.chained`),
+closed at its end: a position still open at the last close of m is closed there, exit "end"
+(:func:`chain.chain` with ``close_at_end``). The out-of-sample months are chained into one
+daily-return series, in cash through the holes (one compounding account that switches combination
+at each month start — possible without re-running because each month's window is stored).
 
 In-sample and out-of-sample objectives are both computed by :mod:`threadx_core.research.chain` (the
-out-of-sample one on month m alone), so they are comparable: daily-based for sharpe, sortino,
-volatility, max_drawdown and its duration, cagr; trade metrics as stored. When no combination
+out-of-sample one on month m alone, closed at its end), so they are comparable: daily-based for
+sharpe, sortino, volatility, max_drawdown and its duration, cagr; trade metrics as stored. When no combination
 passes the filter in sample, the step stays in cash: ``combo`` −1, no parameters, zero daily
 returns, NaN objectives.
 
@@ -121,14 +124,15 @@ def _step(window: list[pd.DataFrame], month: pd.DataFrame, objective: str,
                 pd.Series(0.0, index=daily.index))
     best = ranked.iloc[0]
     combo = int(best["combo"])
-    out_of_sample = chain.chain([month]).iloc[combo]
+    # the out-of-sample month is an evaluated window: a position still open at its end closes there
+    out_of_sample = chain.chain([month], close_at_end=True).iloc[combo]
     return ({"combo": combo, **{c: best[c] for c in PARAM_NAMES},
              "in_sample_objective": float(best[objective]),
              "out_of_sample_objective": float(out_of_sample[objective]),
              "in_sample_return": float(best["total_return"]),
              "out_of_sample_return": float(out_of_sample["total_return"]),
              "out_of_sample_trades": int(out_of_sample["n_trades"])},
-            daily.iloc[:, combo])
+            pd.Series(out_of_sample["daily_returns"], index=daily.index))
 
 
 def degradation(steps: pd.DataFrame, daily_returns: pd.Series, in_sample_months: int) -> dict[str, float]:
