@@ -24,8 +24,10 @@ import numpy as np
 import pandas as pd
 
 from threadx_core import times
+from threadx_core.engine import carry
 from threadx_core.engine.params import PARAM_NAMES
 from threadx_core.metrics import OUTPUT_KEYS
+from threadx_core.sweep import stored
 from threadx_core.sweep.grid import Grid
 from threadx_core.sweep.run import with_metrics
 
@@ -41,6 +43,8 @@ def empty_sweep(grid: Grid, timeframe: str, run_id: str) -> pd.DataFrame:
     frame = with_metrics(params, np.empty((0, len(OUTPUT_KEYS))))
     frame.insert(0, "timeframe", pd.Series(dtype=object))
     frame["daily_returns"] = pd.Series(dtype=object)
+    for name, column in zip(carry.COLUMNS, stored.CARRY_COLUMNS, strict=True):
+        frame[column] = pd.Series(dtype=np.int64 if name in carry.INT_COLUMNS else np.float64)
     frame.attrs = {"days": json.dumps([]), "run_id": run_id, "devices": "-", EMPTY: "true"}
     return frame
 
