@@ -1,6 +1,6 @@
-"""Indicator caches through Dagster equal the in-order chain whatever order the months run in:
-month 2 materialised before month 1's cache exists, and a native backfill whose months Dagster
-runs as concurrent runs (3 symbols × 2 months: its ranges are grouped by month)."""
+"""Indicator caches, sweeps and featured runs through Dagster equal the in-order chain whatever
+order the months run in: month 2 materialised before month 1 exists, and a native backfill whose
+months Dagster runs as concurrent runs (3 symbols × 2 months: its ranges are grouped by month)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ import pandas as pd
 
 from tests.pipeline.kit import materialization, materialize, threadx, write_project
 from threadx_core import storage
+from threadx_pipeline.definitions import build_definitions
 from threadx_pipeline.partitions import register_symbols
 
 MONTHS = ["2024-01", "2024-02"]
 NOW = "2024-03-15T00:00:00Z"
-BARS, INDICATORS = ["raw_1m", "ohlcv_1h"], "indicators_1h"
+BARS, INDICATORS, SWEEP = ["raw_1m", "ohlcv_1h"], "indicators_1h", "sweep_1h"
 #: A small grid (the backfill runs the whole graph) that still needs both recursive ATR methods.
 GRID = '[grid]\nbb_period = [20, 30]\natr_period = [14, 30]\natr_method = ["wilder", "ema"]\n'
 
@@ -26,18 +27,20 @@ def project(folder: Path, symbols: tuple[str, ...]) -> Path:
 
 
 def in_order(folder: Path, symbols: tuple[str, ...]) -> Path:
-    """A warehouse where each symbol's bars and indicators were materialised month 1 then month 2."""
+    """A warehouse where each symbol's bars, indicators, sweep and featured runs were materialised
+    month 1 then month 2."""
     path = project(folder, symbols)
     with dg.instance_for_test() as instance:
         register_symbols(instance, list(symbols))
         for symbol in symbols:
             for month in MONTHS:
-                assert materialize(path, instance, symbol, month, [*BARS, INDICATORS], now=NOW).success
+                assets = [*BARS, INDICATORS, SWEEP, "backtest_report", "backtest_trades"]
+                assert materialize(path, instance, symbol, month, assets, now=NOW).success
     return folder / "wh"
 
 
-def cache(root: Path, symbol: str, month: str) -> pd.DataFrame:
-    return storage.read_partition(storage.partition_path(root, INDICATORS, symbol, month))
+def cache(root: Path, symbol: str, month: str, asset: str = INDICATORS) -> pd.DataFrame:
+    return storage.read_partition(storage.partition_path(root, asset, symbol, month))
 
 
 def assert_same_cache(got: pd.DataFrame, expected: pd.DataFrame, name: str) -> None:
@@ -61,6 +64,33 @@ def test_month_two_before_month_one_s_cache_exists_equals_the_in_order_cache(tmp
     assert not storage.partition_path(root, INDICATORS, "BTCUSDT", "2024-01").exists()  # not written
     expected = in_order(tmp_path / "in_order", symbols)
     assert_same_cache(cache(root, "BTCUSDT", "2024-02"), cache(expected, "BTCUSDT", "2024-02"), "2024-02")
+
+
+def test_a_sweep_month_before_the_month_it_continues_computes_and_stores_it_once(tmp_path):
+    symbols = ("BTCUSDT",)
+    path = project(tmp_path / "reversed", symbols)
+    root = tmp_path / "reversed" / "wh"
+    with dg.instance_for_test() as instance:
+        register_symbols(instance, list(symbols))
+        for month in MONTHS:
+            assert materialize(path, instance, "BTCUSDT", month, [*BARS, INDICATORS], now=NOW).success
+        february = materialize(path, instance, "BTCUSDT", "2024-02", [SWEEP], now=NOW)
+        assert february.success
+        # stored by February's step, so January's own run reuses it: computed once
+        assert storage.partition_path(root, SWEEP, "BTCUSDT", "2024-01").exists()
+        january = materialize(path, instance, "BTCUSDT", "2024-01", [SWEEP], now=NOW)
+        assert january.success
+        graph = build_definitions(path).resolve_asset_graph()
+        upstream = graph.get_parent_partition_keys_for_child(
+            "2024-02|BTCUSDT", dg.AssetKey(SWEEP), dg.AssetKey(SWEEP))
+    meta, reuse = materialization(february, SWEEP), materialization(january, SWEEP)
+    assert meta["continues"] == "2024-01" and meta["computed_months"] == ["2024-01"]
+    assert reuse["reused"] is True and reuse["chain_start"] == "first"
+    assert list(upstream.partitions_subset.get_partition_keys()) == ["2024-01|BTCUSDT"]  # declared
+    expected = in_order(tmp_path / "in_order", symbols)
+    for month in MONTHS:
+        assert_same_cache(cache(root, "BTCUSDT", month, SWEEP), cache(expected, "BTCUSDT", month, SWEEP),
+                          month)
 
 
 def test_a_backfill_with_concurrent_month_runs_equals_per_symbol_in_order_caches(tmp_path):
@@ -87,4 +117,10 @@ def test_a_backfill_with_concurrent_month_runs_equals_per_symbol_in_order_caches
     for symbol in symbols:
         for month in MONTHS:
             name = f"{symbol} {month}"
-            assert_same_cache(cache(native, symbol, month), cache(expected, symbol, month), name)
+            for asset in (INDICATORS, SWEEP, "backtest_report"):
+                assert_same_cache(cache(native, symbol, month, asset), cache(expected, symbol, month, asset),
+                                  f"{asset} {name}")
+        # month 2 continued month 1's runs, whichever of their runs went first
+        january, february = (cache(native, symbol, m, SWEEP) for m in MONTHS)
+        assert february.attrs["previous_run_id"] == january.attrs["run_id"] != ""
+        assert february["carry_tr_n"].sum() > 0
