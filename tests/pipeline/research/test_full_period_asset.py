@@ -10,6 +10,8 @@ import pytest
 from tests.pipeline.kit import materialization, run, write_project
 from threadx_core import storage
 from threadx_core.research.chain import aggregate
+from threadx_core.settings import load
+from threadx_core.sweep.run import run_with_daily
 from threadx_pipeline import cli
 from threadx_pipeline.definitions import build_definitions
 from threadx_pipeline.partitions import register_symbols
@@ -78,6 +80,29 @@ def test_full_range_equals_the_aggregate_of_the_stored_months_and_is_exported(st
     assert len(exported) == 16 and "daily_returns" not in exported
     assert np.allclose(exported["final_equity"], frame["final_equity"], rtol=1e-12)
     assert csv.with_name("full_period_2024-01_2024-03_distribution.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_full_range_is_one_continuous_run_over_its_bars_closed_at_its_end(stored):
+    path, instance = stored
+    assert full_period(path, instance).success
+    frame, root = stored_frame(path), path.parent / "wh"
+    grid = load(path).sweep_grid()
+    for tf in TFS:
+        def months_of(asset: str) -> pd.DataFrame:
+            return pd.concat([storage.read_partition(storage.partition_path(root, asset, "BTCUSDT", m))
+                              for m in MONTHS], ignore_index=True)
+        whole = run_with_daily(months_of(f"ohlcv_{tf}"), grid, "cpu",
+                               indicators=months_of(f"indicators_{tf}"))
+        mine = frame[frame["timeframe"] == tf].reset_index(drop=True)
+        keys = ["n_trades", "final_equity", "total_return", "fees_paid", "win_rate", "profit_factor",
+                "expectancy", "exposure"]
+        np.testing.assert_array_equal(mine["n_trades"], whole.results["n_trades"])
+        np.testing.assert_allclose(mine[keys].to_numpy(float), whole.results[keys].to_numpy(float),
+                                   rtol=1e-9, atol=1e-12, equal_nan=True)
+        if tf == "1h":  # some combinations held a position over a month end and at the last candle
+            assert mine["open_at_end"].any()
+            january = storage.read_partition(storage.partition_path(root, "sweep_1h", "BTCUSDT", "2024-01"))
+            assert (january["carry_side"] != 0).any()
 
 
 def test_a_sub_range_differs_and_the_default_is_every_stored_month(stored):
