@@ -49,10 +49,10 @@ from threadx_core.indicators.cache import decode_states, month_indicators
 from threadx_core.research import best_by_run as selection
 from threadx_core.research import full_period as periods
 from threadx_core.research import months, provenance
-from threadx_core.research.featured import featured
+from threadx_core.research.featured import featured, featured_question
 from threadx_core.research.walk_forward import decide
 from threadx_core.schema import validate_ohlcv, validate_raw_1m
-from threadx_core.sweep import stored
+from threadx_core.sweep import chained, stored
 from threadx_core.sweep.run import run_with_daily
 
 CASES = ("core", "in_process", "daemon", "celery")
@@ -89,17 +89,20 @@ def core_work(cfg: settings.Settings, symbols: Sequence[str], month_labels: Sequ
     """Everything the assets of ``cfg`` compute for ``symbols`` × ``month_labels`` (calendar order),
     in memory, with the same ``threadx_core`` calls and arguments as their bodies and the IO
     manager's validation; nothing is read from or written to disk."""
+    from threadx_pipeline.research.featured import FEATURED_MODULES
     from threadx_pipeline.research.indicators import windows
 
     out, source = CoreOutput(), sources.from_settings(cfg)
     grid, runs, tfs, gaps = cfg.sweep_grid(), cfg.featured(), cfg.timeframes.sweep, cfg.gaps
     bb_periods, atr_windows = windows(cfg)
     digest, code_version = grid.digest(), provenance.code_version()
+    question, featured_code = featured_question(runs), provenance.modules_version(*FEATURED_MODULES)
     device, chosen, wf = cfg.device, cfg.selection, cfg.walkforward
     ratios = list(device.ratios) or ("auto" if device.mode == "multi-gpu" else None)  # as the device resource
     for symbol in symbols:
         previous: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
         sweeps: dict[str, dict[str, pd.DataFrame]] = {tf: {} for tf in tfs}
+        report = None
         for month in month_labels:
             label = f"{symbol} {month}"
             ingested = ingest_month(source, symbol, month, existing=None, now=now, force=False,
@@ -115,24 +118,35 @@ def core_work(cfg: settings.Settings, symbols: Sequence[str], month_labels: Sequ
                 quality.schema_valid(bars[tf], "ohlcv", f"{label} {tf}")
                 quality.resample_consistency(raw, bars[tf], tf)
                 out.partitions[(f"ohlcv_{tf}", symbol, month)] = bars[tf]
-            caches = {}
+            caches, before = {}, times.previous_month(month)
             for tf in tfs:
                 before_bars, before_cache = previous.get(tf, (None, None))
                 states = decode_states(None if before_cache is None else before_cache.attrs.get("atr_state"))
                 caches[tf] = month_indicators(bars[tf], before_bars, states, bb_periods, atr_windows).frame
-                versions = [provenance.frame_version(bars[tf]), provenance.frame_version(caches[tf])]
+                last = sweeps[tf].get(before)  # each month continues the previous one's runs
+                previous_id = "" if last is None else last.attrs["run_id"]
                 swept = run_with_daily(bars[tf], grid, device.mode, gpu_indices=list(device.gpus) or None,
-                                       ratios=ratios, indicators=caches[tf])
-                run_id = provenance.run_id(digest, versions, code_version)
-                sweeps[tf][month] = stored.to_frame(swept, tf, run_id)
+                                       ratios=ratios, indicators=caches[tf], close_at_end=False,
+                                       start=None if last is None else chained.start_states(last))
+                run_id = provenance.continued_run_id(digest, (bars[tf], caches[tf]), previous_id,
+                                                     code_version)
+                sweeps[tf][month] = stored.to_frame(swept, tf, run_id, previous_id)
                 out.partitions[(f"indicators_{tf}", symbol, month)] = caches[tf]
                 out.partitions[(f"sweep_{tf}", symbol, month)] = sweeps[tf][month]
             best = selection.best_by_run({tf: sweeps[tf][month] for tf in tfs}, {tf: bars[tf] for tf in tfs},
                                          caches, objective=chosen.objective, min_trades=chosen.min_trades,
-                                         top_k=chosen.top_k, title=label)
+                                         top_k=chosen.top_k, title=label,
+                                         previous={tf: sweeps[tf].get(before) for tf in tfs})
             out.partitions[("best_by_run", symbol, month)] = best.top
             out.exports.append(((symbol, month), selection.EXPORT_PREFIX, best.files()))
-            report = featured({tf: bars[tf] for tf in tfs}, caches, runs, f"{label}: featured runs")
+            last_report = None if report is None else report.equity
+            report = featured({tf: bars[tf] for tf in tfs}, caches, runs, f"{label}: featured runs",
+                              last_report)
+            report.equity.attrs.update(
+                run_id=provenance.continued_run_id(
+                    question, [f for tf in tfs for f in (bars[tf], caches[tf])],
+                    "" if last_report is None else last_report.attrs["run_id"], featured_code),
+                previous_run_id="" if last_report is None else last_report.attrs["run_id"])
             out.partitions[("backtest_report", symbol, month)] = report.equity
             out.partitions[("backtest_trades", symbol, month)] = report.trades
             previous = {tf: (bars[tf], caches[tf]) for tf in tfs}

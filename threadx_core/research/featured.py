@@ -57,6 +57,11 @@ def run_label(params: Params, tf: str) -> str:
 END_STATES = "end_states"
 
 
+def featured_question(featured_params: list[Params]) -> str:
+    """The featured sets as the question part of a featured month's run id."""
+    return json.dumps([params.to_dict() for params in featured_params], sort_keys=True)
+
+
 def starts_after(previous: pd.DataFrame | None) -> dict[str, pd.Series]:
     """Run label → the state a run starts from after the report ``equity`` frame ``previous`` of
     the month before (its end state, as a new window: :func:`carry.window_start`); empty when

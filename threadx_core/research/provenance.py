@@ -46,3 +46,13 @@ def frame_version(frame: pd.DataFrame) -> str:
     """A content hash of a frame (values and column names), as a data version."""
     hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
     return hashlib.sha256(hashed.tobytes() + ",".join(frame.columns).encode()).hexdigest()[:16]
+
+
+def continued_run_id(question: str, frames: Iterable[pd.DataFrame], previous_run_id: str,
+                     code_version: str) -> str:
+    """The run id of one month of a continuing run (:mod:`threadx_core.sweep.chained`): the
+    ``question`` (a grid digest, or the featured sets), the versions of the month's input
+    ``frames`` (bars, indicator caches), the run id of the month it continues (``""`` at the
+    start of a chain) and the code version."""
+    versions = [frame_version(frame) for frame in frames]
+    return run_id(question, [*versions, f"continues:{previous_run_id}"], code_version)

@@ -18,7 +18,7 @@ from threadx_core import times
 from threadx_core.engine import Params, carry
 from threadx_core.present.tables import markdown_table
 from threadx_core.research import provenance
-from threadx_core.research.featured import END_STATES, FeaturedReport, featured
+from threadx_core.research.featured import END_STATES, FeaturedReport, featured, featured_question
 from threadx_core.research.provenance import modules_version
 from threadx_core.settings import Settings
 from threadx_core.sweep import chained
@@ -144,9 +144,8 @@ class _FeaturedMonths:
         return END_STATES in frame.attrs
 
     def run_id(self, inputs: dict[str, tuple[pd.DataFrame, pd.DataFrame]], previous_run_id: str) -> str:
-        versions = [provenance.frame_version(frame) for pair in inputs.values() for frame in pair]
-        runs = json.dumps([p.to_dict() for p in self._runs], sort_keys=True)
-        return provenance.run_id(runs, [*versions, f"continues:{previous_run_id}"], self._code)
+        frames = [frame for pair in inputs.values() for frame in pair]
+        return provenance.continued_run_id(featured_question(self._runs), frames, previous_run_id, self._code)
 
     def run(self, month: str, inputs: dict[str, tuple[pd.DataFrame, pd.DataFrame]],
             previous: pd.DataFrame | None, run_id: str, previous_run_id: str) -> pd.DataFrame:

@@ -48,9 +48,7 @@ def build_sweep(tf: str, settings: Settings, partitions_def: dg.PartitionsDefini
     first_month = times.month_label(times.parse_month(settings.universe.start_month))
 
     def run_id(bars: pd.DataFrame, cache: pd.DataFrame, previous_run_id: str) -> str:
-        versions = [provenance.frame_version(bars), provenance.frame_version(cache),
-                    f"continues:{previous_run_id}"]
-        return provenance.run_id(grid_digest, versions, code_version)
+        return provenance.continued_run_id(grid_digest, (bars, cache), previous_run_id, code_version)
 
     @dg.asset(
         name=name, partitions_def=partitions_def, group_name=GROUP, owners=OWNERS,
