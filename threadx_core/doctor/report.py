@@ -57,7 +57,7 @@ def exit_code(checks: Sequence[Check]) -> int:
 
 def table(checks: Sequence[Check]) -> str:
     """The report as a text table (status, check, detail), then a summary line."""
-    width = max((len(c.name) for c in checks), default=5)
+    width = max([len("check"), *(len(c.name) for c in checks)])
     lines = [f"{'status':<8} {'check':<{width}}  detail"]
     lines += [f"{c.status.value:<8} {c.name:<{width}}  {c.detail}" for c in checks]
     return "\n".join([*lines, _summary(checks)])
