@@ -18,7 +18,7 @@ import dagster as dg
 
 from threadx_core import doctor
 from threadx_core.doctor.gpu import Probe, probe_cuda
-from threadx_core.doctor.report import Check
+from threadx_core.doctor.report import Check, one_line
 from threadx_core.doctor.requirements import Requirements
 from threadx_core.settings import Settings
 from threadx_pipeline.instance import open_instance
@@ -50,7 +50,7 @@ def check_daemon(instance: dg.DagsterInstance, clock: Callable[[], float] = time
     failing = [b for b in beats if b.errors]
     if failing:
         first = failing[0]
-        message = " ".join(first.errors[0].message.split())  # type: ignore[index]
+        message = one_line(first.errors[0].message)  # type: ignore[index]
         return Check.warning("dagster daemon", f"{first.daemon_type} reports errors: {message}")
     return Check.ok("dagster daemon", f"{len(statuses)} daemon(s) healthy, newest heartbeat {age:.0f} s ago")
 
@@ -63,7 +63,7 @@ def instance_checks(home: Path) -> list[Check]:
             return [check_storage(instance), check_daemon(instance)]
     except Exception as exc:  # whatever stops the instance from opening is the finding
         return [Check.error("dagster storage", f"the instance at {home} does not open "
-                            f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]})")]
+                            f"({type(exc).__name__}: {one_line(exc)})")]
 
 
 def run(settings: Settings, home: Path, *, as_json: bool = False,

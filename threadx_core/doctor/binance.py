@@ -23,9 +23,9 @@ import requests
 
 from threadx_core.data.binance.http import IPBannedError
 from threadx_core.data.binance.ip_state import IpState, IpStateError
-from threadx_core.doctor.report import Check
+from threadx_core.data.binance.rest import TIME_PATH
+from threadx_core.doctor.report import Check, one_line
 
-TIME_PATH = "/api/v3/time"
 TIME_WEIGHT = 1
 CLOCK_WARNING_S = 1.0
 CLOCK_ERROR_S = 30.0
@@ -53,7 +53,7 @@ def binance_checks(rest_url: str, *, timeout_s: float, state_dir: Path | None,
         response = requests.get(url, timeout=timeout_s)
         received = clock()
     except requests.RequestException as exc:
-        return [Check.error(_NAME, f"{url} unreachable ({type(exc).__name__}: {_short(exc)})")]
+        return [Check.error(_NAME, f"{url} unreachable ({type(exc).__name__}: {one_line(exc)})")]
     finally:
         banned_until = ip_state.settle(TIME_WEIGHT, response, where)
     if banned_until is not None:
@@ -81,8 +81,3 @@ def check_offset(offset_s: float, round_trip_s: float) -> Check:
         return Check.warning(_CLOCK, detail + advice)
     return Check.error(_CLOCK, detail + advice)
 
-
-def _short(exc: Exception, limit: int = 160) -> str:
-    """``exc``'s message on one line, cut at ``limit`` characters (urllib3's are long)."""
-    text = " ".join(str(exc).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"

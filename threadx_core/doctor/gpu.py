@@ -16,10 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from threadx_core.doctor import sweep_probe
-from threadx_core.doctor.report import Check
+from threadx_core.doctor.report import GIB, Check
 from threadx_core.sweep import devices
 
-GIB = 1024**3
 #: The modes that need a GPU: without one they fail (``devices.resolve``).
 GPU_MODES = ("gpu", "multi-gpu")
 

@@ -12,6 +12,9 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+#: Bytes in a GiB, the unit of the disk and GPU memory details.
+GIB = 1024**3
+
 
 class Status(enum.Enum):
     """A check's outcome, in increasing order of gravity (its ``rank`` is the exit code it
@@ -47,6 +50,13 @@ class Check:
     @classmethod
     def error(cls, name: str, detail: str) -> Check:
         return cls(name, Status.ERROR, detail)
+
+
+def one_line(text: object, limit: int = 160) -> str:
+    """``text`` (an exception's message, say) on one line, cut at ``limit`` characters: a
+    detail stays one line however long the cause (urllib3's and SQLAlchemy's are long)."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def exit_code(checks: Sequence[Check]) -> int:

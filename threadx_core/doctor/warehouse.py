@@ -17,9 +17,8 @@ import uuid
 from pathlib import Path
 
 from threadx_core import storage
-from threadx_core.doctor.report import Check
+from threadx_core.doctor.report import GIB, Check
 
-GIB = 1024**3
 DISK_ERROR_BYTES = 1 * GIB
 DISK_WARNING_BYTES = 10 * GIB
 

@@ -69,8 +69,7 @@ import pyarrow.compute as pc
 
 from threadx_core import times
 from threadx_core.data.binance.http import WEIGHT_HEADER
-from threadx_core.data.binance.rest import KLINES_PATH, KLINES_WEIGHT
-from threadx_core.doctor.binance import TIME_PATH
+from threadx_core.data.binance.rest import KLINES_PATH, KLINES_WEIGHT, TIME_PATH
 from threadx_core.times import MINUTE_MS, open_time_ms, to_ms
 
 Provider = Callable[[str, pd.Timestamp, pd.Timestamp], pd.DataFrame]

@@ -9,10 +9,9 @@ import pytest
 
 from threadx_core.doctor.cpu import check_numba
 from threadx_core.doctor.gpu import CudaStack, GpuInfo, check_parity, gpu_checks, probe_cuda
-from threadx_core.doctor.report import Status
+from threadx_core.doctor.report import GIB, Status
 from threadx_core.sweep import devices
 
-GIB = 1024**3
 H200 = GpuInfo(0, "NVIDIA H200", 141 * GIB, 140 * GIB, (9, 0))
 
 needs_no_gpu = pytest.mark.skipif(bool(devices.available_gpus()), reason="a CUDA device is present")
