@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from threadx_core.doctor import sweep_probe
 from threadx_core.doctor.cpu import check_numba
 from threadx_core.doctor.gpu import CudaStack, GpuInfo, check_parity, gpu_checks, probe_cuda
 from threadx_core.doctor.report import GIB, Status
@@ -46,3 +47,18 @@ def test_numba_reports_its_threading_layer_after_running_the_cpu_kernel():
     check = check_numba()
     assert check.status is Status.OK and "CPU kernel ran 4 combinations" in check.detail
     assert any(f"threading layer {layer}," in check.detail for layer in ("omp", "tbb", "workqueue"))
+
+
+def test_the_kernel_check_holds_the_gpu_to_the_cpu_by_the_contract():
+    cpu = sweep_probe.on_cpu()
+
+    def gpu_with(key, change):
+        results = cpu.results.copy()
+        results[key] = change(results[key])
+        return cpu._replace(results=results, devices=["gpu:0"])
+
+    assert sweep_probe.disagreement(gpu_with("sharpe", lambda s: s * (1 + 1e-12)), cpu) is None
+    off = sweep_probe.disagreement(gpu_with("sharpe", lambda s: s * (1 + 1e-6)), cpu)
+    assert off.startswith("sharpe: GPU")
+    trades = sweep_probe.disagreement(gpu_with("n_trades", lambda s: s + 1), cpu)
+    assert trades.startswith("n_trades: GPU [") and "vs CPU [" in trades
