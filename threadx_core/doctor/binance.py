@@ -63,7 +63,7 @@ def binance_checks(rest_url: str, *, timeout_s: float, state_dir: Path | None,
         server_ms = int(response.json()["serverTime"])
     except (requests.HTTPError, ValueError, KeyError, TypeError) as exc:
         return [Check.error(_NAME, f"{url} answered HTTP {response.status_code} without a server "
-                            f"time ({type(exc).__name__}: {exc})")]
+                            f"time ({type(exc).__name__}: {one_line(exc)})")]
     round_trip = received - sent
     reach = Check.ok(_NAME, f"{url} answered in {round_trip * 1000:.0f} ms")
     return [reach, check_offset(server_ms / 1000.0 - (sent + received) / 2, round_trip)]

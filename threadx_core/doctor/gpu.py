@@ -68,7 +68,11 @@ def probe_cuda() -> CudaStack:
     found = devices.available_gpus()
     if not found:
         return CudaStack(driver, runtime, (), _first_line(cuda.cuda_error()) or "no device")
-    return CudaStack(driver, runtime, tuple(_info(cuda, i, name) for i, name in found))
+    try:
+        return CudaStack(driver, runtime, tuple(_info(cuda, i, name) for i, name in found))
+    except Exception as exc:  # a device listed but not queryable (no context: driver, memory)
+        return CudaStack(driver, runtime, (), f"devices {found} listed but not queryable "
+                         f"({type(exc).__name__}: {_first_line(exc)})")
 
 
 def check_stack(stack: CudaStack, mode: str) -> Check:
