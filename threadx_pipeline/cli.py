@@ -1,4 +1,4 @@
-"""The ``threadx`` command: ``demo``, ``backfill``, ``aggregate`` and ``bench``.
+"""The ``threadx`` command: ``demo``, ``backfill``, ``aggregate``, ``bench`` and ``doctor``.
 
 Every command reads the same ``threadx.toml`` as the Dagster code location (``--config`` or the
 search order of ``threadx_pipeline.config``), and records its runs in the Dagster instance at
@@ -177,6 +177,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0 if figures.get("ok", True) else 1
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from threadx_pipeline import doctor
+
+    cfg, path = _load(args)
+    return doctor.run(cfg, _dagster_home(path.parent), as_json=args.json)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="threadx", description=__doc__.splitlines()[0])
     parser.add_argument("--config", help="path of threadx.toml (default: ./threadx.toml)")
@@ -208,6 +215,11 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--cases", help="pipeline: comma-separated among core,in_process,daemon,celery "
                                        "(default: all that can run here)")
     bench.set_defaults(func=cmd_bench)
+
+    doc = sub.add_parser("doctor", help="check this machine: versions, Numba, GPUs, disk, Dagster, Binance; "
+                                        "exit 0 ok, 1 warnings, 2 errors")
+    doc.add_argument("--json", action="store_true", help="the report as JSON instead of a table")
+    doc.set_defaults(func=cmd_doctor)
 
     args = parser.parse_args(argv)
     try:

@@ -50,9 +50,10 @@ def checks(result):
     return {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
 
 
-def threadx(*args, home, cwd) -> subprocess.CompletedProcess:
-    """Run the ``threadx`` command with ``DAGSTER_HOME=home`` in ``cwd`` (no ``THREADX_CONFIG``)."""
-    env = {**os.environ, "DAGSTER_HOME": str(home)}
+def threadx(*args, home, cwd, env=None) -> subprocess.CompletedProcess:
+    """Run the ``threadx`` command with ``DAGSTER_HOME=home`` in ``cwd`` (no ``THREADX_CONFIG``),
+    ``env`` added to the environment."""
+    env = {**os.environ, "DAGSTER_HOME": str(home), **(env or {})}
     env.pop("THREADX_CONFIG", None)
     return subprocess.run([sys.executable, "-m", "threadx_pipeline.cli", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=600)

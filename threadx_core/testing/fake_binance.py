@@ -15,6 +15,8 @@
   (``vision_timestamps="auto"``, as Binance), or always ``"ms"`` / ``"us"``. With
   ``vision_finished_only`` (default) a month that has not ended at ``now`` is 404, as is an
   unknown symbol, and (always, as on Binance) a month without any candle.
+- ``GET /api/v3/time``: ``{"serverTime": <epoch ms of the server clock>}``, weight 1 (not counted
+  in the klines weight), what ``threadx doctor`` reads the clock offset from.
 - Listings: ``listed`` / ``delisted`` (symbol → UTC time) cut a symbol's candles to
   ``[listed, delisted)``: before its listing and from its delisting the symbol has no trading, so
   REST answers an empty list and a month without a candle has no archive (404).
@@ -22,7 +24,9 @@
 The server clock is ``now`` (settable at any time; ``None`` = the wall clock), or ``clock()``
 (epoch s) when given, e.g. a clock shared with clients in other processes: candles opening after
 it do not exist, the one containing it is returned with its close time in the future, and the
-``Date`` header and the weight window follow it.
+``Date`` header and the weight window follow it. ``clock_offset_s`` (settable at any time, 0 by
+default) is added to whichever clock: a server whose clock is that far ahead of this machine's
+(negative: behind), for the clock-offset check of ``threadx doctor``.
 
 ``latency_s`` holds every answer that long before it is sent (the server thread sleeps, using no
 CPU), as a network with that round-trip time would: what ``threadx bench ingest --latency-ms``
@@ -65,7 +69,7 @@ import pyarrow.compute as pc
 
 from threadx_core import times
 from threadx_core.data.binance.http import WEIGHT_HEADER
-from threadx_core.data.binance.rest import KLINES_PATH, KLINES_WEIGHT
+from threadx_core.data.binance.rest import KLINES_PATH, KLINES_WEIGHT, TIME_PATH
 from threadx_core.times import MINUTE_MS, open_time_ms, to_ms
 
 Provider = Callable[[str, pd.Timestamp, pd.Timestamp], pd.DataFrame]
@@ -82,6 +86,7 @@ class Endpoint(enum.Enum):
     """What a request asks for; faults target one of these (or any)."""
 
     KLINES = "klines"
+    TIME = "time"
     ZIP = "zip"
     CHECKSUM = "checksum"
     OTHER = "other"
@@ -340,13 +345,15 @@ class FakeBinance:
                  vision_finished_only: bool = True, latency_s: float = 0.0,
                  clock: Callable[[], float] | None = None,
                  listed: Mapping[str, pd.Timestamp] | None = None,
-                 delisted: Mapping[str, pd.Timestamp] | None = None) -> None:
+                 delisted: Mapping[str, pd.Timestamp] | None = None,
+                 clock_offset_s: float = 0.0) -> None:
         if latency_s < 0:
             raise ValueError(f"latency_s must be >= 0, got {latency_s}")
         self.provider = provider
         self.symbols = frozenset(symbols)
         self.now = now
         self.clock = clock
+        self.clock_offset_s = clock_offset_s
         self.weight_limit = weight_limit
         self.vision_timestamps = vision_timestamps
         self.vision_finished_only = vision_finished_only
@@ -406,10 +413,12 @@ class FakeBinance:
 
     def clock_s(self) -> float:
         """The server clock in epoch seconds: ``clock()`` when given, else ``now`` when set, else
-        the wall clock."""
+        the wall clock; plus ``clock_offset_s``."""
         if self.clock is not None:
-            return self.clock()
-        return time.time() if self.now is None else to_ms(self.now) / 1000.0
+            base = self.clock()
+        else:
+            base = time.time() if self.now is None else to_ms(self.now) / 1000.0
+        return base + self.clock_offset_s
 
     def inject(self, fault: Fault, times: int = 1) -> None:
         """Queue ``fault`` for the next ``times`` requests it applies to."""
@@ -495,6 +504,9 @@ class FakeBinance:
                 fault: Fault | None) -> _Reply:
         if endpoint is Endpoint.KLINES:
             return self._klines(params, fault)
+        if endpoint is Endpoint.TIME:
+            return _Reply(200, json.dumps({"serverTime": int(self.clock_s() * 1000)}).encode(),
+                          {"Content-Type": "application/json;charset=UTF-8"})
         if match is not None:
             return self._archive(match.group(1), match.group(2), endpoint, fault)
         return _Reply(404, b"Not Found", {"Content-Type": "text/plain"})
@@ -596,6 +608,8 @@ class FakeBinance:
 def _classify(path: str) -> tuple[Endpoint, re.Match[str] | None]:
     if path == KLINES_PATH:
         return Endpoint.KLINES, None
+    if path == TIME_PATH:
+        return Endpoint.TIME, None
     match = _ARCHIVE.match(path)
     if match is None:
         return Endpoint.OTHER, None

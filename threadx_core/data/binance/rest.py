@@ -69,6 +69,8 @@ from threadx_core.symbols import check_symbol
 from threadx_core.times import MINUTE_MS, iso, to_ms
 
 KLINES_PATH = "/api/v3/klines"
+#: Binance's server time (``{"serverTime": epoch ms}``, weight 1): what ``threadx doctor`` reads.
+TIME_PATH = "/api/v3/time"
 PAGE_LIMIT = 1000
 KLINES_WEIGHT = 2
 INVALID_SYMBOL_CODE = -1121
