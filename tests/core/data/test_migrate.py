@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from threadx_core import storage
-from threadx_core.data.migrate import migrate
+from threadx_core.data.migrate import MigrationError, migrate
 from threadx_core.schema import RAW_1M_COLUMNS
 from threadx_core.testing import legacy_files
 from threadx_core.testing.candles import toy_candles
@@ -180,3 +180,13 @@ def test_other_files_are_ignored_and_an_invalid_month_is_refused_alone(tmp_path)
     assert feb.detail.startswith(f"{tmp_path / 'src' / 'BTCUSDT_1m.json'} 2024-02: raw_1m schema violated")
     folder = tmp_path / "wh" / "raw_1m" / "symbol=BTCUSDT"
     assert [p.name for p in folder.iterdir()] == ["month=2024-01.parquet"]
+
+
+def test_an_unreadable_manifest_is_refused_naming_it_never_reset(tmp_path):
+    legacy_files.json_records(candles(), tmp_path / "src" / "BTCUSDT_1m.json")
+    manifest = tmp_path / "wh" / "_migrate" / "manifest.json"
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text("{not json")
+    with pytest.raises(MigrationError, match=f"manifest {manifest} is not a JSON object"):
+        run(tmp_path / "src", tmp_path / "wh")
+    assert manifest.read_text() == "{not json" and not (tmp_path / "wh" / "raw_1m").exists()
