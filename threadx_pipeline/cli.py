@@ -1,4 +1,4 @@
-"""The ``threadx`` command: ``demo``, ``backfill``, ``aggregate``, ``bench`` and ``doctor``.
+"""The ``threadx`` command: ``demo``, ``backfill``, ``aggregate``, ``migrate``, ``bench`` and ``doctor``.
 
 Every command reads the same ``threadx.toml`` as the Dagster code location (``--config`` or the
 search order of ``threadx_pipeline.config``), and records its runs in the Dagster instance at
@@ -145,6 +145,29 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
     return 1 if any(not o.success for o in outcomes) else 0
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Import legacy files into raw_1m through ``migrate_job`` (threadx_pipeline/migrate.py)."""
+    from threadx_pipeline import migrate
+    from threadx_pipeline.definitions import build_definitions
+    from threadx_pipeline.instance import open_instance
+
+    src = Path(args.src).resolve()
+    if not src.is_dir():
+        raise ValueError(f"migrate: SRC {src} is not a folder")
+    _, path = _load(args)
+    home = _dagster_home(path.parent)
+    mode = " (dry run: nothing is written)" if args.dry_run else ""
+    print(f"settings: {path}\nDagster instance: {home}\nmigrating legacy files under {src}{mode}")
+    with open_instance(home) as instance:
+        report, error = migrate.run(build_definitions(path), instance, src, force=args.force,
+                                    dry_run=args.dry_run)
+    if error:
+        print(f"threadx: {error}", file=sys.stderr)
+        return 2
+    print("\n".join(report["lines"]))
+    return 1 if report["needs_attention"] else 0
+
+
 BENCHES = {
     "ingest": "threadx_bench.ingest",
     "backtest": "threadx_bench.backtest",
@@ -205,6 +228,12 @@ def main(argv: list[str] | None = None) -> int:
     agg.add_argument("--first", help="first month YYYY-MM (default: the first stored month)")
     agg.add_argument("--last", help="last month YYYY-MM, inclusive (default: the last stored month)")
     agg.set_defaults(func=cmd_aggregate)
+
+    mig = sub.add_parser("migrate", help="import legacy TradXPro/ThreadX candle files into raw_1m")
+    mig.add_argument("src", help="folder of legacy JSON/Parquet/CSV files (searched recursively)")
+    mig.add_argument("--force", action="store_true", help="overwrite stored partitions that differ")
+    mig.add_argument("--dry-run", action="store_true", help="report what would be imported; write nothing")
+    mig.set_defaults(func=cmd_migrate)
 
     bench = sub.add_parser("bench", help="measure a stage; figures go to docs/BENCHMARKS.md")
     bench.add_argument("what", choices=sorted(BENCHES))

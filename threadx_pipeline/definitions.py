@@ -11,6 +11,7 @@ from threadx_pipeline.config import load_settings, settings_path
 from threadx_pipeline.io_manager import WarehouseIOManager
 from threadx_pipeline.market_data import assets as market_data
 from threadx_pipeline.market_data.schedules import build_daily_top_up, build_register_symbols
+from threadx_pipeline.migrate import build_migrate_job
 from threadx_pipeline.research import assets as research
 from threadx_pipeline.research.full_period import build_full_period
 from threadx_pipeline.research.walk_forward import build_walk_forward
@@ -44,7 +45,7 @@ def build_definitions(path: str | Path, *, frozen_now: str | None = None) -> dg.
     warehouse = WarehouseResource(settings=settings)
     return dg.Definitions(
         assets=[*assets, *per_symbol],
-        jobs=[job, symbol_job],
+        jobs=[job, symbol_job, build_migrate_job(cfg)],
         schedules=[build_daily_top_up(job, cfg)],
         sensors=[build_register_symbols(cfg), automation.build_sensor(cfg.automation)],
         executor=execution.executor(cfg.execution),  # every job's, from [execution]; None: Dagster's default

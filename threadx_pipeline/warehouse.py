@@ -40,6 +40,11 @@ class WarehouseResource(dg.ConfigurableResource):
         path = self.partition(asset, symbol, month)
         return storage.read_partition(path) if path.exists() else None
 
+    def migration_manifest(self) -> Path:
+        """The record of the legacy files ``threadx migrate`` imported (SHA-256 → file, symbol,
+        months): ``<root>/_migrate/manifest.json``; ``_`` keeps it out of every asset's reads."""
+        return self.root / "_migrate" / "manifest.json"
+
     def reports(self, symbol: str, month: str | None = None) -> Path:
         """The report folder of ``symbol`` (per-symbol reports), or of its ``month``."""
         return storage.reports_path(self.root, symbol, month)
