@@ -1,4 +1,4 @@
-"""The ``threadx`` command: ``demo``, ``backfill``, ``aggregate`` and ``bench``.
+"""The ``threadx`` command: ``demo``, ``backfill``, ``aggregate``, ``bench`` and ``universe``.
 
 Every command reads the same ``threadx.toml`` as the Dagster code location (``--config`` or the
 search order of ``threadx_pipeline.config``), and records its runs in the Dagster instance at
@@ -177,6 +177,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0 if figures.get("ok", True) else 1
 
 
+def cmd_universe(args: argparse.Namespace) -> int:
+    """Materialise the ``universe`` asset now, in the project's instance, and print what changed."""
+    from threadx_pipeline.instance import open_instance
+    from threadx_pipeline.universe import materialize_now
+
+    _, path = _load(args)
+    with open_instance(_dagster_home(path.parent)) as instance:
+        ok, text = materialize_now(path, instance)
+    print(text, file=sys.stdout if ok else sys.stderr)
+    return 0 if ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="threadx", description=__doc__.splitlines()[0])
     parser.add_argument("--config", help="path of threadx.toml (default: ./threadx.toml)")
@@ -208,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--cases", help="pipeline: comma-separated among core,in_process,daemon,celery "
                                        "(default: all that can run here)")
     bench.set_defaults(func=cmd_bench)
+
+    universe = sub.add_parser("universe", help="select the symbol universe now (CoinGecko + Binance)")
+    universe.set_defaults(func=cmd_universe)
 
     args = parser.parse_args(argv)
     try:

@@ -11,17 +11,21 @@ the warnings and a picture of the mix.
 
 import json
 import logging
+from pathlib import Path
 
 import dagster as dg
 
+from threadx_core.errors import ThreadXError
 from threadx_core.present.plots import universe_mix_png
 from threadx_core.present.tables import markdown_table
 from threadx_core.research.provenance import modules_version
 from threadx_core.settings import Settings
 from threadx_core.universe import build as universe
+from threadx_pipeline.market_data import OWNERS
 from threadx_pipeline.metadata import image
 from threadx_pipeline.partitions import register_symbols
 from threadx_pipeline.resources import MarketDataResource, SettingsResource
+from threadx_pipeline.runs import root_cause
 
 ASSET = "universe"
 JOB = "universe_job"
@@ -34,7 +38,8 @@ CORE_MODULES = ("threadx_core.universe.ranking", "threadx_core.universe.exclusio
                 "threadx_core.universe.categories", "threadx_core.universe.build")
 
 
-@dg.asset(name=ASSET, group_name=GROUP, kinds={"parquet"}, code_version=modules_version(*CORE_MODULES),
+@dg.asset(name=ASSET, group_name=GROUP, owners=OWNERS, kinds={"parquet"},
+          code_version=modules_version(*CORE_MODULES),
           description="the top [universe] size CoinGecko market caps tradable on Binance against "
                       "[universe] quote_asset, scored with 24 h volume, category minimums met")
 def universe_asset(context: dg.AssetExecutionContext, threadx: SettingsResource,
@@ -42,7 +47,10 @@ def universe_asset(context: dg.AssetExecutionContext, threadx: SettingsResource,
     """A new universe, stored with its raw answers under ``<warehouse>/universe/<time>/``; its
     members become ``symbols`` partitions."""
     cfg = threadx.get()
-    built = universe.build(cfg, taken_at=market.now(), logger=logging.getLogger("threadx.universe"))
+    try:
+        built = universe.build(cfg, taken_at=market.now(), logger=logging.getLogger("threadx.universe"))
+    except ThreadXError as exc:  # a user error (an answer refused, settings): its message is the story
+        raise dg.Failure(description=f"{ASSET}: {exc}", allow_retries=False) from None
     for warning in built.warnings:
         context.log.warning(warning)
     registered = register_symbols(context.instance, list(built.members["symbol"]))
@@ -88,11 +96,22 @@ def build_schedule(job: "dg.UnresolvedAssetJobDefinition", settings: Settings) -
                                  execution_timezone="UTC", default_status=status)
 
 
-def summary(metadata: dict[str, object]) -> str:
-    """The lines ``threadx universe`` prints from a materialisation's metadata values."""
-    return "\n".join([
-        f"universe: {metadata['size']} symbols ({metadata['quote_asset']}), stored in {metadata['path']}",
-        f"  added: {metadata['added']}", f"  removed: {metadata['removed']}",
-        f"  per category: {json.dumps(metadata['members_per_category'])}",
-        *(f"  warning: {w}" for w in metadata["warnings"]),  # type: ignore[attr-defined]
+def materialize_now(path: Path, instance: dg.DagsterInstance) -> tuple[bool, str]:
+    """Materialise ``universe`` of the settings at ``path`` in ``instance`` (a run of
+    ``universe_job`` in this process, recorded like the schedule's); returns whether it
+    succeeded and the lines to print: the size, added, removed, members per category and
+    warnings, or the failure's one line (``threadx_pipeline.runs.root_cause``)."""
+    from threadx_pipeline.definitions import build_definitions  # it imports this module
+
+    result = build_definitions(path).resolve_job_def(JOB).execute_in_process(instance=instance,
+                                                                            raise_on_error=False)
+    if not result.success:
+        return False, root_cause(instance, result.run_id)
+    (event,) = result.asset_materializations_for_node(ASSET)
+    meta = {k: v.value for k, v in event.metadata.items()}
+    return True, "\n".join([
+        f"universe: {meta['size']} symbols ({meta['quote_asset']}), stored in {meta['path']}",
+        f"  added: {meta['added']}", f"  removed: {meta['removed']}",
+        f"  per category: {json.dumps(meta['members_per_category'])}",
+        *(f"  warning: {w}" for w in meta["warnings"]),
     ])

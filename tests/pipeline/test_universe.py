@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from tests.core.universe.kit import coins, markets
-from tests.pipeline.kit import materialization
+from tests.pipeline.kit import materialization, threadx
 from threadx_core import storage
 from threadx_core.testing.candles import toy_candles
 from threadx_core.testing.fake_binance import FakeBinance, Market
@@ -25,20 +25,24 @@ T1 = pd.Timestamp("2024-03-04 00:05", tz="UTC")  # a Monday: the weekly schedule
 T2 = pd.Timestamp("2024-03-11 00:05", tz="UTC")
 
 
+def write_settings(folder: Path, gecko: FakeCoinGecko, binance: FakeBinance) -> Path:
+    """A project in universe mode on the two loopback servers (warehouse ``folder/wh``)."""
+    path = folder / "threadx.toml"
+    path.write_text('[warehouse]\nroot = "wh"\n\n[universe]\nmode = "universe"\nsize = 10\n'
+                    'candidates = 40\nquote_asset = "USDT"\nstart_month = "2024-01"\n'
+                    f'coingecko_url = "{gecko.url}"\n\n'
+                    f'[source]\nkind = "binance"\n\n[binance]\nrest_url = "{binance.url}"\n'
+                    f'vision_url = "{binance.url}"\nmax_retries = 2\n\n'
+                    '[timeframes]\nderive = ["1h"]\nsweep = ["1h"]\n')
+    return path
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("universe")
     with (FakeCoinGecko(coins()) as gecko,
           FakeBinance(toy_candles, markets(), now=T1, markets=markets()) as binance,
           dg.instance_for_test() as instance):
-        path = folder / "threadx.toml"
-        path.write_text('[warehouse]\nroot = "wh"\n\n[universe]\nmode = "universe"\nsize = 10\n'
-                        'candidates = 40\nquote_asset = "USDT"\nstart_month = "2024-01"\n'
-                        f'coingecko_url = "{gecko.url}"\n\n'
-                        f'[source]\nkind = "binance"\n\n[binance]\nrest_url = "{binance.url}"\n'
-                        f'vision_url = "{binance.url}"\nmax_retries = 2\n\n'
-                        '[timeframes]\nderive = ["1h"]\nsweep = ["1h"]\n')
-        yield path, gecko, binance, instance
+        yield write_settings(tmp_path_factory.mktemp("universe"), gecko, binance), gecko, binance, instance
 
 
 def materialise(path: Path, instance, now: pd.Timestamp):
@@ -102,3 +106,19 @@ def test_universe_registers_members_keeps_raw_answers_and_drives_the_top_up(worl
 
     requests = top_up(path, instance, T2.replace(minute=15)).run_requests
     assert sorted(str(r.partition_key) for r in requests) == [f"2024-03|{s}" for s in now_members]
+
+
+def test_threadx_universe_materialises_it_or_says_why_not_in_one_line(world, tmp_path):
+    _, gecko, binance, _ = world
+    path = write_settings(tmp_path, gecko, binance)
+    done = threadx("universe", home=tmp_path / "home", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("universe: ") and "(USDT), stored in " in done.stdout
+    assert "  warning: category exchange (Exchange tokens): 1 of its minimum 2" in done.stdout
+
+    gecko.rate_limit(3, retry_after_s=0)  # more 429s than [binance] max_retries = 2 allows
+    failed = threadx("universe", home=tmp_path / "home", cwd=tmp_path)
+    assert failed.returncode == 1
+    assert failed.stderr.strip().splitlines()[-1].startswith(
+        "universe: CoinGecko /api/v3/coins/markets page 1 (per_page 40): gave up after 3 attempts")
+    assert len(list((path.parent / "wh" / "universe").iterdir())) == 1  # the failed run stored nothing
