@@ -21,6 +21,7 @@ from threadx_core.present.tables import markdown_table
 from threadx_core.research.provenance import modules_version
 from threadx_core.settings import Settings
 from threadx_core.universe import build as universe
+from threadx_core.universe import ranking
 from threadx_pipeline.market_data import OWNERS
 from threadx_pipeline.metadata import image
 from threadx_pipeline.partitions import register_symbols
@@ -55,8 +56,7 @@ def universe_asset(context: dg.AssetExecutionContext, threadx: SettingsResource,
         context.log.warning(warning)
     registered = register_symbols(context.instance, list(built.members["symbol"]))
     members = built.members
-    per_category = {c.key: sorted(members.loc[members["categories"].str.split(",").apply(
-        lambda keys, key=c.key: key in keys), "base"]) for c in built.table.categories}
+    per_category = ranking.per_category(members, built.table)
     uncategorised = int((members["categories"] == "").sum())
     png = universe_mix_png({k: len(v) for k, v in per_category.items()}, built.minimums, uncategorised,
                            f"universe: {len(members)} symbols ({cfg.universe.quote_asset})")

@@ -84,14 +84,14 @@ def select(coins: list[dict[str, Any]], tickers: list[dict[str, Any]], exchange_
     warnings = []
     for category in table.categories:
         minimum = minimums[category.key]
-        have = int(_in(members, category.key).sum())
+        have = int(in_category(members, category.key).sum())
         if have >= minimum:
             continue
-        extra = rest[_in(rest, category.key)].head(minimum - have)
+        extra = rest[in_category(rest, category.key)].head(minimum - have)
         members = pd.concat([members, extra.assign(reason=f"category:{category.key}")])
         rest = rest.drop(extra.index)
         if have + len(extra) < minimum:
-            names = ", ".join(members.loc[_in(members, category.key), "base"]) or "none"
+            names = ", ".join(members.loc[in_category(members, category.key), "base"]) or "none"
             warnings.append(f"category {category.key} ({category.name}): {have + len(extra)} of its "
                             f"minimum {minimum} member(s) ({names}): no other ranked candidate of it "
                             f"trades against {quote} on Binance")
@@ -106,7 +106,8 @@ _ROW_COLUMNS = ["symbol", "base", "name", "coingecko_id", "market_cap_rank", "ma
 
 def _scored(candidates: pd.DataFrame, span: int) -> pd.DataFrame:
     """``candidates`` with ``mc_score``, ``vol_score``, ``score`` and ``rank``, best first."""
-    frame = candidates.astype({"market_cap_rank": np.int64, "market_cap": np.float64,
+    text = {c: str for c in ("symbol", "base", "name", "coingecko_id", "categories")}  # also when empty
+    frame = candidates.astype({**text, "market_cap_rank": np.int64, "market_cap": np.float64,
                                "quote_volume": np.float64})
     span = max(span, 1)
     frame["mc_score"] = (100.0 * (span + 1 - frame["market_cap_rank"]) / span).clip(0.0, 100.0)
@@ -119,9 +120,14 @@ def _scored(candidates: pd.DataFrame, span: int) -> pd.DataFrame:
     return frame
 
 
-def _in(frame: pd.DataFrame, key: str) -> pd.Series:
-    """Which rows of ``frame`` belong to category ``key``."""
+def in_category(frame: pd.DataFrame, key: str) -> pd.Series:
+    """Which rows of ``frame`` (``categories``: comma-joined keys) belong to category ``key``."""
     return frame["categories"].str.split(",").apply(lambda keys: key in keys).astype(bool)
+
+
+def per_category(members: pd.DataFrame, table: Table) -> dict[str, list[str]]:
+    """The base tickers of ``members`` in each category of ``table`` (sorted), in table order."""
+    return {c.key: sorted(members.loc[in_category(members, c.key), "base"]) for c in table.categories}
 
 
 def _float(value: Any) -> float | None:

@@ -14,7 +14,7 @@ from threadx_core.settings import SettingsError, from_mapping
 from threadx_core.testing.candles import FAKE_NOW, toy_candles
 from threadx_core.testing.fake_binance import FakeBinance, Market
 from threadx_core.testing.fake_coingecko import FakeCoinGecko, coin
-from threadx_core.universe import categories, ranking
+from threadx_core.universe import build, categories, ranking
 from threadx_core.universe.coingecko import CoinGeckoClient, CoinGeckoError
 
 MINIMUMS = {"layer1": 3, "layer2": 2, "defi": 2, "meme": 3, "exchange": 2, "ai_gaming": 1, "privacy": 1,
@@ -152,3 +152,15 @@ def test_a_folder_is_stored_whole_or_not_at_all(tmp_path):
     assert (target / "raw" / "b.json").read_bytes() == b"[]"
     with pytest.raises(FileExistsError, match="never replaced"):
         storage.write_folder({"a.json": b"1"}, target)
+
+
+def test_no_candidate_stores_nothing_and_says_why(tmp_path):
+    with (FakeCoinGecko(coins()) as gecko,
+          FakeBinance(toy_candles, [], now=FAKE_NOW, markets=markets()) as fake):
+        cfg = from_mapping({"warehouse": {"root": "wh"},
+                            "universe": {"quote_asset": "EUR", "size": 5, "coingecko_url": gecko.url},
+                            "binance": {"rest_url": fake.url}}, base_dir=tmp_path)
+        refused = r"none of CoinGecko's 31 best market caps trades against EUR on Binance \(0 excluded\)"
+        with pytest.raises(build.UniverseError, match=refused + ": nothing stored"):
+            build.build(cfg, taken_at=FAKE_NOW)
+    assert not (tmp_path / "wh" / "universe").exists()
