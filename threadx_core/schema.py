@@ -3,7 +3,7 @@
 ``RAW_1M`` is the one definition of a 1-minute candle frame: sources return it, the IO layer
 validates it before every write, the asset checks and the tests reuse it. ``OHLCV`` is the frame
 of a derived timeframe. Both keep ``open_time`` as a column (``timestamp[ms, UTC]``, the candle's
-open), never only as an index.
+open), never only as an index. ``UNIVERSE`` is the symbol universe's members, one row each.
 """
 
 from __future__ import annotations
@@ -82,6 +82,34 @@ OHLCV = pa.DataFrameSchema(
 )
 
 
+#: The ``universe`` asset: one row per member, by ``rank`` (threadx_core/universe/ranking.py).
+UNIVERSE_COLUMNS = ("rank", "symbol", "base", "name", "coingecko_id", "market_cap_rank", "market_cap",
+                    "quote_volume", "mc_score", "vol_score", "score", "categories", "reason")
+
+UNIVERSE = pa.DataFrameSchema(
+    {
+        "rank": pa.Column(np.int64, pa.Check.ge(1), nullable=False, unique=True),
+        "symbol": pa.Column(str, pa.Check.str_matches(r"^[A-Z0-9]{2,20}$"), nullable=False, unique=True),
+        "base": pa.Column(str, nullable=False, unique=True),
+        "name": pa.Column(str, nullable=False),
+        "coingecko_id": pa.Column(str, nullable=False, unique=True),
+        "market_cap_rank": pa.Column(np.int64, pa.Check.ge(1), nullable=False),
+        "market_cap": pa.Column(np.float64, pa.Check.ge(0), nullable=False),
+        "quote_volume": pa.Column(np.float64, pa.Check.ge(0), nullable=False),
+        "mc_score": pa.Column(np.float64, pa.Check.in_range(0, 100), nullable=False),
+        "vol_score": pa.Column(np.float64, pa.Check.in_range(0, 100), nullable=False),
+        "score": pa.Column(np.float64, pa.Check.in_range(0, 200), nullable=False),
+        "categories": pa.Column(str, nullable=False),
+        "reason": pa.Column(str, pa.Check.str_matches(r"^(top_n|category:[a-z0-9_]+)$"), nullable=False),
+    },
+    checks=[pa.Check(lambda df: df["rank"].is_monotonic_increasing, element_wise=False,
+                     error="rank is not sorted increasing")],
+    strict=True,
+    ordered=True,
+    name="universe",
+)
+
+
 def empty_raw_1m() -> pd.DataFrame:
     """A zero-row frame with the exact columns and dtypes of ``RAW_1M``."""
     dtypes = {"open_time": TIME_DTYPE, "trades": np.int64, "filled": bool}
@@ -97,6 +125,11 @@ def validate_raw_1m(frame: pd.DataFrame, where: str) -> pd.DataFrame:
 def validate_ohlcv(frame: pd.DataFrame, where: str) -> pd.DataFrame:
     """Validate a derived-timeframe frame against ``OHLCV``; errors start with ``where``."""
     return _validate(OHLCV, frame, where)
+
+
+def validate_universe(frame: pd.DataFrame, where: str) -> pd.DataFrame:
+    """Validate a universe frame against ``UNIVERSE``; errors start with ``where``."""
+    return _validate(UNIVERSE, frame, where)
 
 
 def _validate(schema: pa.DataFrameSchema, frame: pd.DataFrame, where: str) -> pd.DataFrame:

@@ -47,14 +47,41 @@ class Warehouse:
     root: Path = Path("data/warehouse")
 
 
+UNIVERSE_MODES = ("static", "universe")
+
+
 @dataclass(frozen=True)
 class Universe:
-    """Which symbols are partitions, and the first month partition (UTC)."""
+    """Which symbols are partitions, and the first month partition (UTC).
+
+    ``mode``: ``static`` (the default) tops up the ``symbols`` list; ``universe`` tops up the
+    members of the last ``universe`` materialisation (docs/GUIDE.md, The symbol universe): the
+    ``size`` best-scored of the ``candidates`` best CoinGecko market caps (at ``coingecko_url``)
+    tradable on Binance against ``quote_asset``, plus what ``category_minimums`` (category key →
+    members, overriding the category table's) asks for."""
 
     symbols: tuple[str, ...] = ("BTCUSDT",)
     start_month: str = "2024-01"
+    mode: str = "static"
+    size: int = 50
+    quote_asset: str = "USDT"
+    candidates: int = 250
+    category_minimums: dict[str, int] = field(default_factory=dict)
+    coingecko_url: str = "https://api.coingecko.com"
 
     def check(self) -> None:
+        from threadx_core.universe import categories
+
+        _require(self.mode in UNIVERSE_MODES, f"mode: {self.mode!r} is not one of {UNIVERSE_MODES}")
+        _require(self.size >= 1, "size: must be >= 1")
+        _require(self.candidates >= self.size, f"candidates: must be >= size ({self.size})")
+        _require(self.quote_asset.isascii() and self.quote_asset.isalnum() and self.quote_asset.isupper(),
+                 f"quote_asset: {self.quote_asset!r} must be an upper-case asset such as USDT or USDC")
+        _require(self.coingecko_url.startswith(("http://", "https://")),
+                 f"coingecko_url: {self.coingecko_url!r} is not an http(s) URL")
+        _require(all(isinstance(n, int) and not isinstance(n, bool) for n in self.category_minimums.values()),
+                 "category_minimums: each value must be an integer")
+        categories.load().minimums(self.category_minimums)
         _require(len(self.symbols) > 0, "symbols: at least one symbol is needed")
         for symbol in self.symbols:
             try:

@@ -26,8 +26,10 @@ A file that is not readable Parquet raises ``CorruptPartitionError`` naming it, 
 from __future__ import annotations
 
 import glob
+import io
 import os
 import re
+import shutil
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -152,11 +154,56 @@ def write_partition(frame: pd.DataFrame, path: str | Path) -> int:
     ``frame.attrs`` entries are stored as key-value metadata and restored by ``read_partition``.
     """
     path = Path(path)
+    _atomic(path, lambda sink: _write_parquet(frame, sink))
+    return path.stat().st_size
+
+
+def parquet_bytes(frame: pd.DataFrame) -> bytes:
+    """``frame`` as the bytes :func:`write_partition` would write (for :func:`write_folder`)."""
+    buffer = io.BytesIO()
+    _write_parquet(frame, buffer)
+    return buffer.getvalue()
+
+
+def _write_parquet(frame: pd.DataFrame, sink: BinaryIO) -> None:
     table = pa.Table.from_pandas(frame, preserve_index=False, nthreads=1)  # threads: slower here
     extra = {f"{_PREFIX}{k}".encode(): str(v).encode() for k, v in frame.attrs.items()}
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), **extra})
-    _atomic(path, lambda sink: pq.write_table(table, sink, compression="zstd", use_dictionary=False))
-    return path.stat().st_size
+    pq.write_table(table, sink, compression="zstd", use_dictionary=False)
+
+
+def write_folder(files: Mapping[str, bytes], folder: str | Path) -> Path:
+    """Create ``folder`` holding ``files`` (relative path → bytes) atomically: they are written
+    and fsynced in a hidden temporary folder ``.<name>.<uuid hex>.tmp`` beside it, which is then
+    renamed to ``folder`` (readers see all the files or no folder). ``folder`` must not exist
+    (``FileExistsError`` naming it). Temporary folders of killed writers older than
+    ``STALE_TEMP_S`` beside it are removed first."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    if folder.exists():
+        raise FileExistsError(f"{folder} already exists: a stored folder is never replaced")
+    cutoff = time.time() - STALE_TEMP_S
+    for stale in folder.parent.glob(".*.tmp"):
+        if stale.is_dir() and stale.stat().st_mtime < cutoff:
+            shutil.rmtree(stale, ignore_errors=True)
+    tmp = folder.with_name(f".{folder.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        for name, data in files.items():
+            target = tmp / name
+            if not target.resolve().is_relative_to(tmp.resolve()):
+                raise StorageKeyError(f"file name {name!r} leaves the folder {folder}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open(target, "wb") as sink:
+                sink.write(data)
+                sink.flush()
+                os.fsync(sink.fileno())
+        for sub in sorted({(tmp / name).parent for name in files}, key=lambda p: -len(p.parts)):
+            _fsync_dir(sub)
+        os.rename(tmp, folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    _fsync_dir(folder.parent)
+    return folder
 
 
 def _atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:

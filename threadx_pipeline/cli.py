@@ -1,4 +1,5 @@
-"""The ``threadx`` command: ``demo``, ``backfill``, ``aggregate``, ``migrate``, ``bench`` and ``doctor``.
+"""The ``threadx`` command: ``demo``, ``backfill``, ``aggregate``, ``migrate``, ``bench``, ``doctor``
+and ``universe``.
 
 Every command reads the same ``threadx.toml`` as the Dagster code location (``--config`` or the
 search order of ``threadx_pipeline.config``), and records its runs in the Dagster instance at
@@ -207,6 +208,18 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return doctor.run(cfg, _dagster_home(path.parent), as_json=args.json)
 
 
+def cmd_universe(args: argparse.Namespace) -> int:
+    """Materialise the ``universe`` asset now, in the project's instance, and print what changed."""
+    from threadx_pipeline.instance import open_instance
+    from threadx_pipeline.universe import materialize_now
+
+    _, path = _load(args)
+    with open_instance(_dagster_home(path.parent)) as instance:
+        ok, text = materialize_now(path, instance)
+    print(text, file=sys.stdout if ok else sys.stderr)
+    return 0 if ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="threadx", description=__doc__.splitlines()[0])
     parser.add_argument("--config", help="path of threadx.toml (default: ./threadx.toml)")
@@ -249,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
                                         "exit 0 ok, 1 warnings, 2 errors")
     doc.add_argument("--json", action="store_true", help="the report as JSON instead of a table")
     doc.set_defaults(func=cmd_doctor)
+    universe = sub.add_parser("universe", help="select the symbol universe now (CoinGecko + Binance)")
+    universe.set_defaults(func=cmd_universe)
 
     args = parser.parse_args(argv)
     try:

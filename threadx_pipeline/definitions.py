@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from threadx_pipeline import automation, execution, partitions
+from threadx_pipeline import automation, execution, partitions, universe
 from threadx_pipeline.config import load_settings, settings_path
 from threadx_pipeline.io_manager import WarehouseIOManager
 from threadx_pipeline.market_data import assets as market_data
@@ -41,12 +41,13 @@ def build_definitions(path: str | Path, *, frozen_now: str | None = None) -> dg.
     job = dg.define_asset_job(MONTH_JOB, selection=dg.AssetSelection.assets(*assets),
                               description="raw_1m, every derived timeframe, indicator caches, "
                                           "sweeps, best-by-run and featured backtests of one symbol-month")
+    universe_job = universe.build_job()
     settings = SettingsResource(path=str(cfg.path))
     warehouse = WarehouseResource(settings=settings)
     return dg.Definitions(
-        assets=[*assets, *per_symbol],
-        jobs=[job, symbol_job, build_migrate_job(cfg)],
-        schedules=[build_daily_top_up(job, cfg)],
+        assets=[*assets, *per_symbol, universe.universe_asset],
+        jobs=[job, symbol_job, build_migrate_job(cfg), universe_job],
+        schedules=[build_daily_top_up(job, cfg), universe.build_schedule(universe_job, cfg)],
         sensors=[build_register_symbols(cfg), automation.build_sensor(cfg.automation)],
         executor=execution.executor(cfg.execution),  # every job's, from [execution]; None: Dagster's default
         resources={

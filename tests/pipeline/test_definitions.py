@@ -24,7 +24,8 @@ def test_every_asset_has_kinds_owners_and_a_description(project):
     for name, spec in shown.items():
         assert spec.kinds and "parquet" in spec.kinds, name
         assert spec.description, name
-        team = "team:market-data" if name == "raw_1m" or name.startswith("ohlcv_") else "team:research"
+        market_data = name in ("raw_1m", "universe") or name.startswith("ohlcv_")
+        team = "team:market-data" if market_data else "team:research"
         assert list(spec.owners) == [team], name
     assert {"numba", "parquet"} == set(shown["sweep_1h"].kinds)
 

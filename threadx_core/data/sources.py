@@ -9,7 +9,7 @@ access: the synthetic generator and both Binance clients check it first.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import pandas as pd
 
@@ -97,13 +97,23 @@ def from_settings(settings: Settings) -> Source:
     kind = settings.source.kind
     if kind == "synthetic":
         return SyntheticSource(settings.source.seed, settings.source.gap_probability)
-    b = settings.binance
-    # One state folder for every run of the project: they share the IP's weight budget and bans.
-    common = {"max_retries": b.max_retries, "backoff_base_s": b.backoff_base_s,
-              "backoff_max_s": b.backoff_max_s, "timeout_s": b.timeout_s,
-              "state_dir": settings.binance_state_dir(), "ban_default_s": b.ban_default_s}
-    client = BinanceClient(b.rest_url, weight_limit=b.weight_limit, weight_headroom=b.weight_headroom,
-                           **common)
+    client = binance_client(settings)
     if kind == "binance":
         return BinanceSource(client)
-    return BinanceVisionSource(BinanceVision(b.vision_url, **common), client)
+    return BinanceVisionSource(BinanceVision(settings.binance.vision_url, **_common(settings)), client)
+
+
+def binance_client(settings: Settings) -> BinanceClient:
+    """The REST client of ``[binance]`` (klines, and the universe's market lists)."""
+    b = settings.binance
+    return BinanceClient(b.rest_url, weight_limit=b.weight_limit, weight_headroom=b.weight_headroom,
+                         **_common(settings))
+
+
+def _common(settings: Settings) -> dict[str, Any]:
+    """What every Binance client of the project shares: retries, time-outs and one state folder
+    (the IP's weight budget and bans)."""
+    b = settings.binance
+    return {"max_retries": b.max_retries, "backoff_base_s": b.backoff_base_s,
+            "backoff_max_s": b.backoff_max_s, "timeout_s": b.timeout_s,
+            "state_dir": settings.binance_state_dir(), "ban_default_s": b.ban_default_s}

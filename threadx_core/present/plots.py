@@ -108,3 +108,20 @@ def objective_pngs(eligible: pd.DataFrame, selected: float, objective: str, titl
     return {"heatmap": heatmap_png(eligible, objective, f"{title}: by Bollinger settings"),
             "distribution": distribution_png(eligible[objective], selected, objective,
                                              f"{title}: across the grid")}
+
+
+def universe_mix_png(counts: dict[str, int], minimums: dict[str, int], other: int, title: str, *,
+                     dpi: int = 70) -> bytes:
+    """The universe's mix: members per category (bars; a member may count in several), each
+    category's minimum (ticks) and the uncategorised members (``other``)."""
+    labels = [*counts, "other"]
+    fig, ax = plt.subplots(figsize=(6, 2.8))
+    values = [*counts.values(), other]
+    ax.bar(labels, values, color=["tab:blue"] * len(counts) + ["tab:gray"])
+    ax.scatter(list(minimums), list(minimums.values()), marker="_", s=300, color="tab:red", label="minimum")
+    ax.set_ylabel("members")
+    ax.set_title(title, fontsize=10)
+    ax.tick_params(axis="x", labelrotation=35, labelsize=7)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3, axis="y")
+    return _png(fig, dpi)

@@ -17,6 +17,9 @@
   unknown symbol, and (always, as on Binance) a month without any candle.
 - ``GET /api/v3/time``: ``{"serverTime": <epoch ms of the server clock>}``, weight 1 (not counted
   in the klines weight), what ``threadx doctor`` reads the clock offset from.
+- ``GET /api/v3/ticker/24hr`` (every symbol, weight 80) and ``GET /api/v3/exchangeInfo``
+  (weight 20) from ``markets`` (symbol → :class:`Market`: base and quote assets, status, 24 h
+  quote volume; change it at any time, e.g. to stop a symbol trading), in Binance's JSON.
 - Listings: ``listed`` / ``delisted`` (symbol → UTC time) cut a symbol's candles to
   ``[listed, delisted)``: before its listing and from its delisting the symbol has no trading, so
   REST answers an empty list and a month without a candle has no archive (404).
@@ -40,8 +43,8 @@ Fault injection: ``inject(fault, times=n)`` queues faults (see ``Fault``); each 
 first queued fault that applies to its endpoint. ``requests`` records every request (path,
 params, status, server clock, the used weight sent), so tests can assert pagination, retries and
 the weight spent in each minute; ``weight_per_minute()`` is the server's own count of the weight
-of every klines call it received in each minute of its clock (over-limit calls included), the
-figure Binance bans on.
+of every weighted call (klines, tickers, exchangeInfo) it received in each minute of its clock
+(over-limit calls included), the figure Binance bans on.
 """
 
 from __future__ import annotations
@@ -69,6 +72,12 @@ import pyarrow.compute as pc
 
 from threadx_core import times
 from threadx_core.data.binance.http import WEIGHT_HEADER
+from threadx_core.data.binance.markets import (
+    EXCHANGE_INFO_PATH,
+    EXCHANGE_INFO_WEIGHT,
+    TICKER_PATH,
+    TICKER_WEIGHT,
+)
 from threadx_core.data.binance.rest import KLINES_PATH, KLINES_WEIGHT, TIME_PATH
 from threadx_core.times import MINUTE_MS, open_time_ms, to_ms
 
@@ -89,7 +98,24 @@ class Endpoint(enum.Enum):
     TIME = "time"
     ZIP = "zip"
     CHECKSUM = "checksum"
+    TICKER = "ticker"
+    EXCHANGE_INFO = "exchange_info"
     OTHER = "other"
+
+
+#: The request weight of each weighted endpoint, counted per minute like Binance's.
+_WEIGHTS = {Endpoint.KLINES: KLINES_WEIGHT, Endpoint.TICKER: TICKER_WEIGHT,
+            Endpoint.EXCHANGE_INFO: EXCHANGE_INFO_WEIGHT}
+
+
+@dataclass(frozen=True)
+class Market:
+    """A spot symbol as ``exchangeInfo`` and the 24 h ticker describe it."""
+
+    base: str
+    quote: str
+    status: str = "TRADING"
+    quote_volume: float = 0.0
 
 
 class FaultKind(enum.Enum):
@@ -211,7 +237,7 @@ class Fault:
 @dataclass(frozen=True)
 class RecordedRequest:
     """A request the server answered: path, query parameters (text), the status sent, the server
-    clock when it arrived (epoch s) and the ``X-MBX-USED-WEIGHT-1M`` sent (None: not a klines call).
+    clock when it arrived (epoch s) and the ``X-MBX-USED-WEIGHT-1M`` sent (None: not a weighted call).
     """
 
     path: str
@@ -346,7 +372,8 @@ class FakeBinance:
                  clock: Callable[[], float] | None = None,
                  listed: Mapping[str, pd.Timestamp] | None = None,
                  delisted: Mapping[str, pd.Timestamp] | None = None,
-                 clock_offset_s: float = 0.0) -> None:
+                 clock_offset_s: float = 0.0,
+                 markets: Mapping[str, Market] | None = None) -> None:
         if latency_s < 0:
             raise ValueError(f"latency_s must be >= 0, got {latency_s}")
         self.provider = provider
@@ -360,6 +387,7 @@ class FakeBinance:
         self.latency_s = latency_s
         self.listed = dict(listed or {})
         self.delisted = dict(delisted or {})
+        self.markets = dict(markets or {})
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
@@ -463,7 +491,8 @@ class FakeBinance:
         fault = None
         with self._lock:
             at_s = self.clock_s()
-            used, reply = self._spend_weight(at_s) if endpoint is Endpoint.KLINES else (None, None)
+            weight = _WEIGHTS.get(endpoint)
+            used, reply = self._spend_weight(at_s, weight) if weight else (None, None)
             if reply is None:
                 fault = self._take_fault(endpoint)
         if reply is None and fault is not None and fault.kind is FaultKind.HTTP_ERROR:
@@ -485,14 +514,14 @@ class FakeBinance:
                 return self._faults.pop(i)
         return None
 
-    def _spend_weight(self, now_s: float) -> tuple[int, _Reply | None]:
-        """Count a klines call in the minute of ``now_s``: the used weight, and a 429 reply once
-        past the limit (``None`` while within it)."""
+    def _spend_weight(self, now_s: float, weight: int) -> tuple[int, _Reply | None]:
+        """Count a call of ``weight`` in the minute of ``now_s``: the used weight, and a 429
+        reply once past the limit (``None`` while within it)."""
         window = int(now_s // 60)
         if window != self._weight_window:
             self._weight_window, self._weight_used = window, 0
-        self._weight_used += KLINES_WEIGHT
-        self._weight_by_minute[window] = self._weight_by_minute.get(window, 0) + KLINES_WEIGHT
+        self._weight_used += weight
+        self._weight_by_minute[window] = self._weight_by_minute.get(window, 0) + weight
         if self._weight_used <= self.weight_limit:
             return self._weight_used, None
         reply = _Reply.error(429, -1003, "Too much request weight used; current limit is "
@@ -507,9 +536,30 @@ class FakeBinance:
         if endpoint is Endpoint.TIME:
             return _Reply(200, json.dumps({"serverTime": int(self.clock_s() * 1000)}).encode(),
                           {"Content-Type": "application/json;charset=UTF-8"})
+        if endpoint in (Endpoint.TICKER, Endpoint.EXCHANGE_INFO):
+            return self._market_list(endpoint)
         if match is not None:
             return self._archive(match.group(1), match.group(2), endpoint, fault)
         return _Reply(404, b"Not Found", {"Content-Type": "text/plain"})
+
+    # -- market lists ------------------------------------------------------------------------
+
+    def _market_list(self, endpoint: Endpoint) -> _Reply:
+        """The 24 h tickers or exchangeInfo of ``markets``, in Binance's JSON."""
+        with self._lock:
+            markets = dict(self.markets)
+        if endpoint is Endpoint.TICKER:
+            body: Any = [{"symbol": s, "priceChangePercent": "0.000", "volume": "0.00000000",
+                          "quoteVolume": f"{m.quote_volume:.8f}", "count": 0}
+                         for s, m in markets.items()]
+        else:
+            body = {"timezone": "UTC", "serverTime": int(self.clock_s() * 1000),
+                    "rateLimits": [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE",
+                                    "intervalNum": 1, "limit": self.weight_limit}],
+                    "symbols": [{"symbol": s, "status": m.status, "baseAsset": m.base,
+                                 "quoteAsset": m.quote, "isSpotTradingAllowed": True}
+                                for s, m in markets.items()]}
+        return _Reply(200, json.dumps(body).encode(), {"Content-Type": "application/json;charset=UTF-8"})
 
     # -- REST klines -------------------------------------------------------------------------
 
@@ -610,6 +660,8 @@ def _classify(path: str) -> tuple[Endpoint, re.Match[str] | None]:
         return Endpoint.KLINES, None
     if path == TIME_PATH:
         return Endpoint.TIME, None
+    if path in (TICKER_PATH, EXCHANGE_INFO_PATH):
+        return (Endpoint.TICKER if path == TICKER_PATH else Endpoint.EXCHANGE_INFO), None
     match = _ARCHIVE.match(path)
     if match is None:
         return Endpoint.OTHER, None

@@ -8,6 +8,7 @@ import pandas as pd
 from threadx_core import times
 from threadx_core.settings import Settings
 from threadx_core.symbols import SymbolError, check_symbol
+from threadx_core.universe.build import current_symbols
 from threadx_pipeline.partitions import SYMBOLS, key
 
 
@@ -21,7 +22,10 @@ def months_to_top_up(now: pd.Timestamp, start_month: str) -> list[str]:
 
 def build_daily_top_up(job: dg.UnresolvedAssetJobDefinition, settings: Settings) -> dg.ScheduleDefinition:
     """Every day at 00:15 UTC: top up the current month of every registered symbol, the derived
-    timeframes (and anything else in ``job``) following in the same run. A registered symbol that
+    timeframes (and anything else in ``job``) following in the same run. With ``[universe] mode =
+    "universe"`` only the registered symbols that are members of the newest stored universe are
+    topped up (a symbol that left it keeps its partition and months, and is no longer fetched);
+    before any universe is stored the tick is skipped. A registered symbol that
     is not a valid symbol (:func:`threadx_core.symbols.check_symbol`: one added around
     ``register_symbols``, by the UI's *Add partition* or GraphQL) is left out with a warning in the
     tick's log naming it, so one bad key never fails or delays the top-up of the good ones."""
@@ -31,7 +35,14 @@ def build_daily_top_up(job: dg.UnresolvedAssetJobDefinition, settings: Settings)
     def daily_top_up(context: dg.ScheduleEvaluationContext):
         now = pd.Timestamp(context.scheduled_execution_time).tz_convert("UTC")
         symbols, refused = [], []
-        for symbol in context.instance.get_dynamic_partitions(SYMBOLS.name):
+        registered = context.instance.get_dynamic_partitions(SYMBOLS.name)
+        if settings.universe.mode == "universe":
+            members = current_symbols(settings)
+            if members is None:
+                return dg.SkipReason("[universe] mode = \"universe\" but no universe is stored yet: "
+                                     "materialise the universe asset (threadx universe)")
+            registered = [s for s in registered if s in set(members)]
+        for symbol in registered:
             try:
                 symbols.append(check_symbol(symbol))
             except SymbolError as exc:
@@ -49,11 +60,14 @@ def build_daily_top_up(job: dg.UnresolvedAssetJobDefinition, settings: Settings)
 
 
 def build_register_symbols(settings: Settings) -> dg.SensorDefinition:
-    """Registers every ``[universe] symbols`` entry as a ``symbols`` partition."""
+    """Registers every ``[universe] symbols`` entry as a ``symbols`` partition; with ``[universe]
+    mode = "universe"`` it registers nothing (the ``universe`` asset registers its members)."""
 
     @dg.sensor(name="register_symbols", minimum_interval_seconds=60,
                default_status=dg.DefaultSensorStatus.RUNNING)
     def register_symbols(context: dg.SensorEvaluationContext):
+        if settings.universe.mode == "universe":
+            return dg.SkipReason("[universe] mode = \"universe\": the universe asset registers its members")
         missing = [s for s in settings.universe.symbols
                    if not context.instance.has_dynamic_partition(SYMBOLS.name, s)]
         if not missing:
