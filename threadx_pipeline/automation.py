@@ -19,7 +19,7 @@ partition.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import dagster as dg
 
@@ -28,22 +28,24 @@ from threadx_core.settings import Automation
 SENSOR = "threadx_automation"
 
 
-def follow_months(asset: dg.AssetKey) -> dg.AutomationCondition:
-    """The condition of a derived symbol × month ``asset``: an input month updated (by a run that
-    did not target ``asset``) or is requested on this tick, since ``asset`` was last requested or
-    materialised, no input missing, nothing upstream or of ``asset`` in progress. Unlike
-    ``eager()`` it reacts in every month, not only the latest (a backfill of old ``raw_1m`` months
-    is followed too), and never to a partition that merely appears (the first of a month is the
-    top-up's). The order-only dependency of ``asset`` on its own previous month (indicator caches)
-    is ignored: it carries no data, so the previous month updating makes nothing stale here."""
-    own = dg.AssetSelection.assets(asset)
+def follow_months(keys: Sequence[dg.AssetKey]) -> dg.AutomationCondition:
+    """The condition of a derived symbol × month asset (``keys``: those its definition produces
+    together): an input month updated (by a run that did not target the asset) or is requested on
+    this tick, since the asset was last requested or materialised, no input missing, nothing
+    upstream or of the asset in progress. Unlike ``eager()`` it reacts in every month, not only the
+    latest (a backfill of old ``raw_1m`` months is followed too), and never to a partition that
+    merely appears (the first of a month is the top-up's). The dependency on the definition's own
+    previous month (indicator caches, sweeps, featured runs, which read it themselves) is ignored:
+    a month is brought up to date by its inputs, not by the month before it being re-made (that
+    marks it stale in the UI instead)."""
+    own = dg.AssetSelection.assets(*keys)
     return (dg.AutomationCondition.any_deps_updated().ignore(own).since_last_handled()
             & ~dg.AutomationCondition.any_deps_missing().ignore(own)
             & ~dg.AutomationCondition.any_deps_in_progress()
             & ~dg.AutomationCondition.in_progress()).with_label("follow_months")
 
 
-def follow_symbol(_asset: dg.AssetKey) -> dg.AutomationCondition:
+def follow_symbol(_keys: Sequence[dg.AssetKey]) -> dg.AutomationCondition:
     """The condition of a per-symbol report: a month of the symbol's sweeps updated, or is
     requested on this tick, since the report was last requested or materialised; waits while a
     month of the symbol (or the report) is in progress. Months never stored are not waited for:
@@ -54,10 +56,10 @@ def follow_symbol(_asset: dg.AssetKey) -> dg.AutomationCondition:
 
 
 def automate(asset: dg.AssetsDefinition,
-             condition: Callable[[dg.AssetKey], dg.AutomationCondition]) -> dg.AssetsDefinition:
-    """``asset`` with ``condition(key)`` on every asset ``key`` it defines."""
-    return asset.map_asset_specs(
-        lambda spec: spec.replace_attributes(automation_condition=condition(spec.key)))
+             condition: Callable[[Sequence[dg.AssetKey]], dg.AutomationCondition]) -> dg.AssetsDefinition:
+    """``asset`` with ``condition(its keys)`` on every asset key it defines."""
+    keys = sorted(asset.keys)
+    return asset.map_asset_specs(lambda spec: spec.replace_attributes(automation_condition=condition(keys)))
 
 
 def build_sensor(settings: Automation) -> dg.AutomationConditionSensorDefinition:

@@ -39,7 +39,7 @@ def test_code_versions_follow_the_digest_of_the_core_sources(project, monkeypatc
     monkeypatch.setattr(provenance, "source_digest", lambda *modules: f"{len(modules):x}" * 64)
     after = {name: spec.code_version for name, spec in specs(build_definitions(project)).items()}
     assert all(after[name] != before[name] for name in VERSIONED)
-    assert after["sweep_1h"] == provenance.code_version() == "4" * 16
+    assert after["sweep_1h"] == provenance.code_version() == f"{len(provenance.SWEEP_MODULES):x}" * 16
 
 
 def test_the_settings_file_is_parsed_once_and_every_resource_shares_it(project, monkeypatch):

@@ -1,11 +1,15 @@
 """``backtest_report`` / ``backtest_trades``: the featured parameter sets, run in full by the
 reference engine, each month continuing the previous month's runs.
 
-As for the sweeps (:mod:`threadx_pipeline.research.sweeps`), the previous month is a declared
-dependency (re-materialising a month marks the later ones stale) that the body reads itself: from
-earlier in the step, else the warehouse; a previous month not stored yet, or made from other bars,
-is run again in memory first (featured runs are a few engine runs a month), never stored by this
-step (its own run stores the same)."""
+As for the sweeps (:mod:`threadx_pipeline.research.sweeps`), the body reads the previous month
+itself: from earlier in the step, else the warehouse; a previous month not stored yet, or made
+from other bars, is run again in memory first (featured runs are a few engine runs a month), never
+stored by this step (its own run stores the same). Unlike the sweeps', this previous month is not
+a declared dependency: the two keys of this non-subsettable multi-asset must get the same targets
+and conditions, and Dagster follows a dependency of one key on the other's previous month when it
+builds a backfill (month m reaching m + 1) and its automation requested the report's months
+without the trades' — so the UI does not mark a later featured month stale; its run id (which
+names the month it continued) changes when it is re-run."""
 
 import json
 import time
@@ -25,7 +29,7 @@ from threadx_core.sweep import chained
 from threadx_core.sweep.chained import continue_month
 from threadx_pipeline.failures import explained
 from threadx_pipeline.metadata import image
-from threadx_pipeline.partitions import SINGLE_RUN, previous_month, step_keys
+from threadx_pipeline.partitions import SINGLE_RUN, step_keys
 from threadx_pipeline.research import GROUP, OWNERS
 from threadx_pipeline.research.indicators import reader, windows
 from threadx_pipeline.research.sweeps import inputs_reader
@@ -42,9 +46,7 @@ def build_report(settings: Settings, partitions_def: dg.PartitionsDefinition) ->
     tfs = settings.timeframes.sweep
     runs = settings.featured()
     ins = {**{f"ohlcv_{tf}": dg.AssetIn(f"ohlcv_{tf}") for tf in tfs},
-           **{f"indicators_{tf}": dg.AssetIn(f"indicators_{tf}") for tf in tfs},
-           "previous": dg.AssetIn("backtest_report", partition_mapping=previous_month(),
-                                  dagster_type=dg.Nothing)}
+           **{f"indicators_{tf}": dg.AssetIn(f"indicators_{tf}") for tf in tfs}}
     code_version = modules_version(*FEATURED_MODULES)
     bb_periods, atr_windows = windows(settings)
     first_month = times.month_label(times.parse_month(settings.universe.start_month))
