@@ -1,5 +1,6 @@
 """``full_period`` [symbol]: full-period metrics of every combination over a range of stored months,
-aggregated from the monthly sweeps' daily returns without re-running anything (issue 5)."""
+aggregated from the monthly sweeps (daily returns, trade accumulators, end states) without
+re-running anything: each range one window of the continuing runs, closed at its last close."""
 
 import json
 
@@ -44,7 +45,9 @@ def build_full_period(settings: Settings) -> dg.AssetsDefinition:
     def full_period(context: dg.AssetExecutionContext, config: FullPeriodConfig, warehouse: WarehouseResource,
                     **sweeps: dict[str, pd.DataFrame]) -> dg.Output:
         """Every combination of every sweep timeframe over the months ``first``..``last`` of the run
-        config (default: every stored month), as one compounding account per combination and chain
+        config (default: every stored month), as one window of each combination's continuing run
+        per chain, closed at its last close (``open_at_end`` marks the rows whose position was still
+        open there; metadata ``open_at_end`` counts them)
         (a hole — a month not stored for a timeframe, or without trading — ends one chain and starts
         another, with a warning naming the symbol and the months; no account spans it; daily-based
         Sharpe, volatility, drawdown: not comparable with a month's per-bar figures); stored with
@@ -81,6 +84,8 @@ def build_full_period(settings: Settings) -> dg.AssetsDefinition:
             "holes": dg.MetadataValue.json(result.holes),
             "months": len(json.loads(frame.attrs["months"])), "days": len(json.loads(frame.attrs["days"])),
             "combinations": len(frame), "objective": chosen.objective, "min_trades": chosen.min_trades,
+            # rows whose position was still open at the range's last candle, closed there as "end"
+            "open_at_end": int(frame["open_at_end"].sum()) if "open_at_end" in frame else 0,
             **({} if latest is None else {
                 "csv": dg.MetadataValue.path(str(exported[csvs[-1]])),
                 "top_k": dg.MetadataValue.md(ranking_table(latest.top, chosen.objective, (

@@ -84,8 +84,10 @@ def test_full_range_equals_the_aggregate_of_the_stored_months_and_is_exported(st
 
 def test_the_full_range_is_one_continuous_run_over_its_bars_closed_at_its_end(stored):
     path, instance = stored
-    assert full_period(path, instance).success
+    result = full_period(path, instance)
+    assert result.success
     frame, root = stored_frame(path), path.parent / "wh"
+    assert materialization(result, "full_period")["open_at_end"] == int(frame["open_at_end"].sum()) > 0
     grid = load(path).sweep_grid()
     for tf in TFS:
         def months_of(asset: str) -> pd.DataFrame:
