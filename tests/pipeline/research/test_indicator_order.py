@@ -4,6 +4,8 @@ months Dagster runs as concurrent runs (3 symbols × 2 months: its ranges are gr
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -48,14 +50,21 @@ def assert_same_cache(got: pd.DataFrame, expected: pd.DataFrame, name: str) -> N
     assert got.attrs == expected.attrs, name
 
 
+@contextlib.contextmanager
+def months_stored(folder: Path, assets: list[str]) -> Iterator[tuple[Path, Path, dg.DagsterInstance]]:
+    """A BTCUSDT project whose months have ``assets`` materialised, in calendar order:
+    (settings path, warehouse root, instance)."""
+    path = project(folder / "reversed", ("BTCUSDT",))
+    with dg.instance_for_test() as instance:
+        register_symbols(instance, ["BTCUSDT"])
+        for month in MONTHS:
+            assert materialize(path, instance, "BTCUSDT", month, assets, now=NOW).success
+        yield path, folder / "reversed" / "wh", instance
+
+
 def test_month_two_before_month_one_s_cache_exists_equals_the_in_order_cache(tmp_path):
     symbols = ("BTCUSDT",)
-    path = project(tmp_path / "reversed", symbols)
-    root = tmp_path / "reversed" / "wh"
-    with dg.instance_for_test() as instance:
-        register_symbols(instance, list(symbols))
-        for month in MONTHS:
-            assert materialize(path, instance, "BTCUSDT", month, BARS, now=NOW).success
+    with months_stored(tmp_path, BARS) as (path, root, instance):
         february = materialize(path, instance, "BTCUSDT", "2024-02", [INDICATORS], now=NOW)
         assert february.success
     meta = materialization(february, INDICATORS)
@@ -68,12 +77,7 @@ def test_month_two_before_month_one_s_cache_exists_equals_the_in_order_cache(tmp
 
 def test_a_sweep_month_before_the_month_it_continues_computes_and_stores_it_once(tmp_path):
     symbols = ("BTCUSDT",)
-    path = project(tmp_path / "reversed", symbols)
-    root = tmp_path / "reversed" / "wh"
-    with dg.instance_for_test() as instance:
-        register_symbols(instance, list(symbols))
-        for month in MONTHS:
-            assert materialize(path, instance, "BTCUSDT", month, [*BARS, INDICATORS], now=NOW).success
+    with months_stored(tmp_path, [*BARS, INDICATORS]) as (path, root, instance):
         february = materialize(path, instance, "BTCUSDT", "2024-02", [SWEEP], now=NOW)
         assert february.success
         # stored by February's step, so January's own run reuses it: computed once
