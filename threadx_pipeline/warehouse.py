@@ -10,12 +10,16 @@ from threadx_core import storage
 from threadx_pipeline.partitions import split
 from threadx_pipeline.resources import SettingsResource
 
+#: The folder of raw_1m's gap lists: a sibling of the asset folders (one file per partition).
+GAPS_TABLE = "raw_1m_gaps"
+
 
 class WarehouseResource(dg.ConfigurableResource):
     """Every path of the warehouse at ``[warehouse] root`` (docs/ARCHITECTURE.md, Storage): one
     Parquet file per asset partition, ``<root>/<asset>/symbol=<S>/month=<YYYY-MM>.parquet``
     (``…/all.parquet`` for a per-symbol asset), and the report folders ``<root>/reports/<S>/``
-    (per-symbol reports) and ``<root>/reports/<S>/<YYYY-MM>/`` (one month's). Shared by the IO
+    (per-symbol reports), ``<root>/reports/<S>/<YYYY-MM>/`` (one month's) and raw_1m's gap lists
+    (:meth:`gaps`). Shared by the IO
     manager and every asset that reads a partition itself or exports files."""
 
     settings: SettingsResource
@@ -39,6 +43,12 @@ class WarehouseResource(dg.ConfigurableResource):
         """``asset``'s stored ``symbol`` × ``month`` partition, or ``None`` when it is not stored."""
         path = self.partition(asset, symbol, month)
         return storage.read_partition(path) if path.exists() else None
+
+    def gaps(self, symbol: str, month: str) -> Path:
+        """The full gap list of ``raw_1m``'s ``symbol`` × ``month`` partition (every missing range,
+        ``threadx_core.data.gaps.Gaps.table``): ``<root>/raw_1m_gaps/symbol=<S>/month=<M>.parquet``,
+        a table beside the asset's files, not an asset of its own."""
+        return self.partition(GAPS_TABLE, symbol, month)
 
     def migration_manifest(self) -> Path:
         """The record of the legacy files ``threadx migrate`` imported (SHA-256 → file, symbol,

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from threadx_core.schema import AMOUNT_COLUMNS, PRICE_COLUMNS, RAW_1M_COLUMNS
-from threadx_core.times import MINUTE_MS, open_time_from_ms, open_time_ms, to_ms, utc
+from threadx_core.times import MINUTE_MS, TIME_DTYPE, open_time_from_ms, open_time_ms, to_ms, utc
 
 POLICIES = ("none", "flat")
 
@@ -45,6 +45,20 @@ class Gaps:
         if len(self.ranges) > limit:
             parts.append(f"… and {len(self.ranges) - limit} more")
         return "; ".join(parts)
+
+
+    def table(self) -> pd.DataFrame:
+        """Every range as rows, in time order: ``first_missing`` and ``last_missing`` (open times,
+        ``TIME_DTYPE``, both inclusive) and ``minutes`` (int64, ≥ 1); no rows when nothing is
+        missing. ``table()["minutes"].sum() == missing``."""
+        firsts = [first for first, _ in self.ranges]
+        lasts = [last for _, last in self.ranges]
+        return pd.DataFrame({
+            "first_missing": pd.Series(firsts, dtype=TIME_DTYPE),
+            "last_missing": pd.Series(lasts, dtype=TIME_DTYPE),
+            "minutes": pd.Series([(last - first) // pd.Timedelta(minutes=1) + 1
+                                  for first, last in self.ranges], dtype="int64"),
+        })
 
 
 def _describe_range(first: pd.Timestamp, last: pd.Timestamp) -> str:

@@ -7,6 +7,7 @@ import io
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -14,7 +15,16 @@ import pandas as pd
 
 def equity_drawdown_png(curves: dict[str, pd.Series], title: str, *, dpi: int = 80) -> bytes:
     """Equity curves (top) and their drawdowns E/cummax(E) − 1 in percent (bottom), one line per
-    label, as PNG bytes (kept small: metadata lives in Dagster's event log)."""
+    label, as PNG bytes of 640 × 360 at the default ``dpi`` (kept small: metadata lives in
+    Dagster's event log); :func:`equity_drawdown_figure` draws it."""
+    return _png(equity_drawdown_figure(curves, title), dpi)
+
+
+def equity_drawdown_figure(curves: dict[str, pd.Series], title: str) -> plt.Figure:
+    """The figure of :func:`equity_drawdown_png` (8 × 4.5 in), for callers that render it
+    themselves. Its date axis labels never collide, whether the curves span a day or years: an
+    ``AutoDateLocator`` picks few enough ticks and a ``ConciseDateFormatter`` writes each label
+    short and level (``Jan 08``, ``12:00``), with the year or month once, as the axis offset."""
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 4.5), sharex=True,
                                       gridspec_kw={"height_ratios": [2, 1]})
     for label, equity in curves.items():
@@ -27,8 +37,10 @@ def equity_drawdown_png(curves: dict[str, pd.Series], title: str, *, dpi: int = 
     top.grid(alpha=0.3)
     bottom.set_ylabel("drawdown %")
     bottom.grid(alpha=0.3)
-    fig.autofmt_xdate()
-    return _png(fig, dpi)
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=7)  # the shared x axis of both panels
+    bottom.xaxis.set_major_locator(locator)
+    bottom.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    return fig
 
 
 def pareto_png(results: pd.DataFrame, front: pd.DataFrame, title: str, *, dpi: int = 80) -> bytes:

@@ -69,7 +69,9 @@ def build_raw_1m(settings: Settings, partitions_def: dg.PartitionsDefinition) ->
                market: MarketDataResource) -> Iterator:
         """Closed 1-minute candles of each symbol-month of the step from the configured source; the
         current month is topped up (only what follows the last stored candle is fetched). Metadata
-        ``state``: ``full``, ``partial`` (the current month) or ``empty`` (no trading)."""
+        ``state``: ``full``, ``partial`` (the current month) or ``empty`` (no trading); ``gap_list``
+        is the file of every missing range (``WarehouseResource.gaps``), ``gap_ranges`` their
+        number and ``first_gaps`` a preview of the first five."""
         frames, checks = {}, {"schema_valid": {}, "unique_sorted": {}, "completeness": {}}
         source = market.source()  # one client (HTTP session, retry policy) for every month of the step
         for partition, symbol, month in step_keys(context):
@@ -88,12 +90,18 @@ def build_raw_1m(settings: Settings, partitions_def: dg.PartitionsDefinition) ->
                     context.log.warning(f"{symbol} {month}: no candle at the source (no trading: before a "
                                         f"listing or after a delisting): stored as an empty month")
                 completeness = quality.completeness(gaps, policy.completeness_warn)
+                # Written before the partition itself (the IO manager writes it once the body
+                # returns), so a stored month's metadata never points at a missing list; a failed
+                # step leaves at worst a list newer than the month, replaced by the next run.
+                gap_list = warehouse.gaps(symbol, month)
+                storage.write_partition(gaps.table(), gap_list)
                 context.add_asset_metadata({
                     "rows": len(frame), **_time_range(frame),
                     "source": frame.attrs.get("source", "-"), "action": result.action, "state": result.state,
                     "fetched_rows": result.fetched_rows,
                     "fetched_through": frame.attrs.get("fetched_through", "-"),
                     "missing_minutes": gaps.missing, "completeness": round(gaps.ratio, 6),
+                    "gap_ranges": len(gaps.ranges), "gap_list": dg.MetadataValue.path(str(gap_list)),
                     "first_gaps": completeness.metadata["first_gaps"],
                     "filled_minutes": int(frame["filled"].sum()),
                     "elapsed_s": round(elapsed, 3),

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from threadx_core.data.gaps import Gaps, fill_gaps, find_gaps
 from threadx_core.data.synthetic import synthetic
 from threadx_core.schema import RAW_1M, empty_raw_1m
+from threadx_core.times import TIME_DTYPE
 
 T0 = pd.Timestamp("2024-03-31 23:50", tz="UTC")
 MINUTE = pd.Timedelta(minutes=1)
@@ -62,6 +63,17 @@ def test_describe_lists_the_first_ranges(day: pd.DataFrame) -> None:
                                 "2024-03-31 23:54 → 23:54 (1 min); … and 2 more")
     assert gaps.describe().endswith("; 2024-03-31 23:59 → 2024-04-01 09:49 (591 min)")
     assert find_gaps(day, at(0), at(5)).describe() == "no gaps"
+
+
+def test_table_holds_every_range_with_its_length_and_no_rows_without_gaps(day: pd.DataFrame) -> None:
+    gaps = find_gaps(keep(day, [0, 3, 5, 8, 600]), at(0), at(601))
+    table = gaps.table()
+    assert list(table.columns) == ["first_missing", "last_missing", "minutes"]
+    assert list(zip(table["first_missing"], table["last_missing"], strict=True)) == list(gaps.ranges)
+    assert table["minutes"].tolist() == [2, 1, 2, 591] and table["minutes"].sum() == gaps.missing
+    assert table["first_missing"].dtype == TIME_DTYPE
+    empty = find_gaps(day, at(0), at(5)).table()
+    assert empty.empty and dict(empty.dtypes) == dict(table.dtypes)
 
 
 def test_flat_fill_repeats_the_previous_close_with_zero_amounts(day: pd.DataFrame) -> None:

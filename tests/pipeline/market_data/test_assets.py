@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
 import pandas as pd
 import pytest
 
 from tests.pipeline.kit import checks, materialization, run, write_project
 from threadx_core import schema, storage
+from threadx_core.data.gaps import find_gaps
 from threadx_core.data.resample import resample
 from threadx_pipeline.definitions import build_definitions
 from threadx_pipeline.partitions import key
@@ -57,7 +60,7 @@ def test_complete_month_is_skipped_then_refetched_when_forced(project, instance)
     assert materialization(forced, "raw_1m")["action"] == "fetched"
 
 
-def test_completeness_check_warns_on_gappy_data(tmp_path, instance):
+def test_gappy_data_warns_and_every_missing_range_is_stored_where_the_metadata_points(tmp_path, instance):
     path = write_project(tmp_path, source='kind = "synthetic"\ngap_probability = 0.9', derive=("1h",),
                          extra="[gaps]\ncompleteness_warn = 0.9999\n")
     result = run(path, instance, "BTCUSDT", "2024-01", now="2024-03-01T00:00:00Z")
@@ -66,7 +69,18 @@ def test_completeness_check_warns_on_gappy_data(tmp_path, instance):
     assert not completeness.passed
     assert completeness.severity == dg.AssetCheckSeverity.WARN
     assert completeness.metadata["missing_minutes"].value > 0
-    assert materialization(result, "raw_1m")["missing_minutes"] > 0
+    # the full list (DESIGN §4), not only the preview: beside raw_1m, equal to the computed gaps
+    root = tmp_path / "wh"
+    raw = storage.read_partition(storage.partition_path(root, "raw_1m", "BTCUSDT", "2024-01"))
+    expected = find_gaps(raw, "2024-01-01", "2024-02-01")
+    assert len(expected.ranges) > 5
+    meta = materialization(result, "raw_1m")
+    assert Path(meta["gap_list"]) == storage.partition_path(root, "raw_1m_gaps", "BTCUSDT", "2024-01")
+    stored = storage.read_partition(meta["gap_list"])
+    pd.testing.assert_frame_equal(stored, expected.table())
+    assert list(zip(stored["first_missing"], stored["last_missing"], strict=True)) == list(expected.ranges)
+    assert meta["gap_ranges"] == len(stored) and meta["missing_minutes"] == stored["minutes"].sum() > 0
+    assert meta["first_gaps"].endswith(f"… and {len(expected.ranges) - 5} more")
 
 
 def test_invalid_frame_is_refused_by_the_io_manager_and_good_data_survives(project, instance):
