@@ -67,7 +67,9 @@ def build_report(settings: Settings, partitions_def: dg.PartitionsDefinition) ->
                         **frames: dict[str, pd.DataFrame]) -> Iterator[dg.Output]:
         """Every ``[report] featured`` set backtested on each symbol-month of the step, on each sweep
         timeframe, with the month's indicator caches, from the state it ended the previous month
-        in; an empty month (no bar) stores no row, with metadata ``empty = true``."""
+        in; an empty month (no bar) stores no row, with metadata ``empty = true``. The price chart of
+        the first featured set on each timeframe is in the metadata (``backtest_report_price_<tf>``)
+        and exported under ``<warehouse>/reports/<symbol>/<month>/``."""
         equity, trades = {}, {}
         keys = step_keys(context)
         step = {tf: ({(s, m): frames[f"ohlcv_{tf}"][p] for p, s, m in keys},

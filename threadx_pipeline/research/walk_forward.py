@@ -40,7 +40,9 @@ def build_walk_forward(settings: Settings) -> dg.AssetsDefinition:
         and starts another, with a warning naming the symbol and the months), chained out of
         sample; how much of it to trust; charts and exports kept under
         ``<warehouse>/reports/<symbol>/`` (for each timeframe, its ``<tf>_*`` files are this run's
-        only ones: a chart this run does not make is not left from an older one)."""
+        only ones: a chart this run does not make is not left from an older one), among them the
+        price chart of the latest step's choice on its out-of-sample month
+        (``<tf>_out_of_sample_price``; none for a cash step)."""
         symbol = context.partition_key
         steps, metadata = [], {}
         for tf in tfs:
