@@ -3,7 +3,8 @@
 ``threadx demo`` materialises one symbol over three months, then its ``walk_forward`` report;
 ``dagster-webserver`` serves the project's code location on loopback; headless Chromium opens the
 global asset lineage (every asset of the graph must be drawn, in view), the ``backtest_report``
-page, whose "chart" metadata entry must open and display the equity/drawdown PNG, and the
+page, whose "chart" metadata entry must open and display the equity/drawdown PNG, the
+``best_by_run`` page, whose "selection_price" entry must display the 1280 × 720 price chart, and the
 ``walk_forward`` page, whose out-of-sample equity and parameter stability charts must do the same.
 A screenshot of each is written to the test's temporary folder, and the published ones to
 ``docs/screenshots/`` when ``THREADX_UPDATE_SCREENSHOTS=1``.
@@ -66,10 +67,19 @@ _DIALOG_IMAGE_JS = """
 const img = document.querySelector("[role='dialog'] img[src^='data:image/png;base64,']");
 if (!img) return null;
 const r = img.getBoundingClientRect();
-let opaque = true;
-for (let el = img; el; el = el.parentElement) opaque = opaque && getComputedStyle(el).opacity === '1';
+let opaque = true, unclipped = true;
+for (let el = img; el; el = el.parentElement) {
+  const style = getComputedStyle(el);
+  opaque = opaque && style.opacity === '1';
+  if (el !== img && style.overflow !== 'visible') {  // a scrolling box shows only its own rectangle
+    const b = el.getBoundingClientRect();
+    unclipped = unclipped && r.left >= b.left - 0.5 && r.right <= b.right + 0.5
+                && r.top >= b.top - 0.5 && r.bottom <= b.bottom + 0.5;
+  }
+}
 return {complete: img.complete, width: img.naturalWidth, height: img.naturalHeight, opaque: opaque,
-        inView: r.width > 0 && r.height > 0 && r.left >= 0 && r.top >= 0
+        shownWidth: r.width, shownHeight: r.height,
+        inView: r.width > 0 && r.height > 0 && r.left >= 0 && r.top >= 0 && unclipped
                 && r.right <= window.innerWidth && r.bottom <= window.innerHeight,
         srcLength: img.getAttribute('src').length};
 """
@@ -185,15 +195,37 @@ def test_asset_graph_shows_every_asset(browser, server, shots: Path) -> None:
     _keep(driver, shots, "asset-graph.png")
 
 
-def test_report_chart_is_displayed(browser, server, shots: Path) -> None:
-    # a backfill materialises the months of a symbol in one step, so which month's event is the
-    # asset's latest is Dagster's order of that step's events: ask the server, as the page does
-    latest = server.graphql('{ assetOrError(assetKey: {path: ["backtest_report"]}) { ... on Asset { '
+def _latest_partition(server, asset: str) -> str:
+    """The partition of ``asset``'s latest materialisation: a backfill materialises the months of a
+    symbol in one step, so which month's event is the latest is Dagster's order of that step's
+    events: ask the server, as the page does."""
+    latest = server.graphql(f'{{ assetOrError(assetKey: {{path: ["{asset}"]}}) {{ ... on Asset {{ '
                             'assetMaterializations(limit: 1) { partition } } } }')
     partition = latest["assetOrError"]["assetMaterializations"][0]["partition"]
     assert partition in {f"{month}|{SYMBOL}" for month in MONTHS}
+    return partition
+
+
+def test_report_chart_is_displayed(browser, server, shots: Path) -> None:
+    partition = _latest_partition(server, "backtest_report")
     _open_markdown_image(browser, server, shots, "backtest_report", partition, "chart", "report")
     _keep(browser, shots, "report-chart.png")
+
+
+def test_best_by_run_price_chart_is_displayed_at_its_natural_size(browser, server, shots: Path) -> None:
+    # Dagster's Markdown dialog is at most 80 % of the window wide: a 1280 px picture needs a
+    # 1920 px window to be shown whole, unscaled (the module's other pages keep theirs)
+    size = browser.get_window_size()
+    browser.set_window_size(1920, 1200)
+    try:
+        partition = _latest_partition(server, "best_by_run")
+        image = _open_markdown_image(browser, server, shots, "best_by_run", partition, "selection_price",
+                                     "best-by-run-price")
+        assert (image["width"], image["height"]) == (1280, 720), image
+        assert (image["shownWidth"], image["shownHeight"]) == (1280, 720), image
+        _keep(browser, shots, "best-by-run-price.png")
+    finally:
+        browser.set_window_size(size["width"], size["height"])
 
 
 @pytest.mark.parametrize("chart", list(WALK_FORWARD_CHARTS))

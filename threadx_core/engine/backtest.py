@@ -13,6 +13,7 @@ from threadx_core.engine import carry
 from threadx_core.engine import nb as nb
 from threadx_core.engine.frames import bar_times, prices, resolve_bar_minutes
 from threadx_core.engine.params import Params
+from threadx_core.engine.stops import stop_path_nb
 
 TRADE_COLUMNS: tuple[str, ...] = (
     "side", "entry_time", "exit_time", "entry_price", "exit_price", "qty", "fees", "pnl",
@@ -26,14 +27,16 @@ EXIT_REASONS: tuple[str, ...] = tuple(nb.EXIT_REASONS[code] for code in sorted(n
 
 class Simulation(NamedTuple):
     """Raw output of the compiled loop: per-bar ``equity``, ``position`` (signed qty) and
-    ``cash`` after each bar's close, the trade ``log`` (rows of ``nb.LOG_COLUMNS``) and the
-    carried ``state`` at the end (a row of ``nb.CARRY_COLUMNS``, entry time not filled)."""
+    ``cash`` after each bar's close, the trade ``log`` (rows of ``nb.LOG_COLUMNS``), the
+    carried ``state`` at the end (a row of ``nb.CARRY_COLUMNS``, entry time not filled) and the
+    per-bar ``stop`` the bar's intrabar check tests, NaN when flat (:mod:`threadx_core.engine.stops`)."""
 
     equity: np.ndarray
     position: np.ndarray
     cash: np.ndarray
     log: np.ndarray
     state: np.ndarray
+    stop: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,9 @@ class Result:
     each bar's close), ``metrics`` (:func:`metrics.summarize` of this window's equity, read from
     the equity a ``start`` left it at, and trades), ``params``, ``bar_minutes``, ``end_state``
     (the carried state at the end, a row of :func:`carry.to_frame`: where the next window starts
-    to continue this run)."""
+    to continue this run), ``stop`` (Series on the bar times: the stop level each bar's intrabar
+    check tests, NaN when no position is held through it) and ``bands`` (the
+    ``middle``/``upper``/``lower`` Bollinger bands the run traded on, on the bar times)."""
 
     trades: pd.DataFrame
     equity: pd.Series
@@ -53,6 +58,8 @@ class Result:
     params: Params
     bar_minutes: float
     end_state: pd.Series
+    stop: pd.Series
+    bands: pd.DataFrame
 
 
 def loop_params(params: Params) -> nb.LoopParams:
@@ -84,8 +91,9 @@ def simulate(open_: object, high: object, low: object, close: object, middle: ob
     if first.shape != (len(nb.CARRY_COLUMNS),):
         raise ValueError(f"start must be one carried state row of {len(nb.CARRY_COLUMNS)} values")
     end = np.empty(len(nb.CARRY_COLUMNS))
-    return Simulation(*nb.run_nb(*arrays, loop_params(params), first, bool(close_at_end),
-                                 float(elapsed_minutes), end), end)
+    loop = loop_params(params)
+    outputs = nb.run_nb(*arrays, loop, first, bool(close_at_end), float(elapsed_minutes), end)
+    return Simulation(*outputs, end, stop_path_nb(*arrays, loop, first))
 
 
 def indicator_arrays(high: np.ndarray, low: np.ndarray, close: np.ndarray,
@@ -187,4 +195,6 @@ def backtest(ohlcv: pd.DataFrame, params: Params | None = None, *,
         params=params,
         bar_minutes=minutes,
         end_state=carry.to_frame(end).iloc[0],
+        stop=pd.Series(sim.stop, index=times, name="stop"),
+        bands=pd.DataFrame(dict(zip(("middle", "upper", "lower"), arrays[:3], strict=True)), index=times),
     )

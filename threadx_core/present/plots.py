@@ -17,7 +17,7 @@ def equity_drawdown_png(curves: dict[str, pd.Series], title: str, *, dpi: int = 
     """Equity curves (top) and their drawdowns E/cummax(E) − 1 in percent (bottom), one line per
     label, as PNG bytes of 640 × 360 at the default ``dpi`` (kept small: metadata lives in
     Dagster's event log); :func:`equity_drawdown_figure` draws it."""
-    return _png(equity_drawdown_figure(curves, title), dpi)
+    return figure_png(equity_drawdown_figure(curves, title), dpi)
 
 
 def equity_drawdown_figure(curves: dict[str, pd.Series], title: str) -> plt.Figure:
@@ -56,10 +56,11 @@ def pareto_png(results: pd.DataFrame, front: pd.DataFrame, title: str, *, dpi: i
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    return _png(fig, dpi)
+    return figure_png(fig, dpi)
 
 
-def _png(fig: plt.Figure, dpi: int) -> bytes:
+def figure_png(fig: plt.Figure, dpi: int) -> bytes:
+    """``fig`` laid out tightly and saved as PNG bytes at ``dpi``; the figure is closed."""
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
@@ -80,7 +81,7 @@ def heatmap_png(results: pd.DataFrame, objective: str, title: str, *, x: str = "
     ax.set_ylabel(y)
     ax.set_title(title, fontsize=10)
     fig.colorbar(image, ax=ax, label=f"best {objective}")
-    return _png(fig, dpi)
+    return figure_png(fig, dpi)
 
 
 def distribution_png(values: pd.Series, selected: float, objective: str, title: str, *,
@@ -96,7 +97,7 @@ def distribution_png(values: pd.Series, selected: float, objective: str, title: 
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
-    return _png(fig, dpi)
+    return figure_png(fig, dpi)
 
 
 def stability_png(steps: pd.DataFrame, title: str, *, dpi: int = 80,
@@ -111,7 +112,7 @@ def stability_png(steps: pd.DataFrame, title: str, *, dpi: int = 80,
         ax.grid(alpha=0.3)
     np.atleast_1d(axes)[0].set_title(title, fontsize=10)
     fig.autofmt_xdate()
-    return _png(fig, dpi)
+    return figure_png(fig, dpi)
 
 
 def objective_pngs(eligible: pd.DataFrame, selected: float, objective: str, title: str) -> dict[str, bytes]:
@@ -136,4 +137,4 @@ def universe_mix_png(counts: dict[str, int], minimums: dict[str, int], other: in
     ax.tick_params(axis="x", labelrotation=35, labelsize=7)
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3, axis="y")
-    return _png(fig, dpi)
+    return figure_png(fig, dpi)

@@ -22,6 +22,7 @@ import pandas as pd
 from threadx_core.engine import Result
 from threadx_core.metrics import OUTPUT_KEYS
 from threadx_core.present.plots import equity_drawdown_png, objective_pngs, pareto_png
+from threadx_core.present.price import price_png
 from threadx_core.present.tables import json_ready
 from threadx_core.research import provenance, selection
 from threadx_core.research.featured import cached_backtest, row_params, run_label, trades_frame
@@ -36,16 +37,18 @@ class SelectionRun:
     """One sweep row re-run by the reference engine: ``result`` (the engine's), ``trades``
     (:data:`engine.TRADE_COLUMNS` with ``side``/``exit_reason`` as strings, plus ``run`` and
     ``timeframe``), ``selection`` (JSON-ready: timeframe, run label, parameters, the row's stored
-    metrics, run id, objective and its value) and ``png`` (equity + drawdown)."""
+    metrics, run id, objective and its value), ``png`` (equity + drawdown) and ``price_png`` (the
+    month's price with the run's trades, bands and stop: :mod:`threadx_core.present.price`)."""
 
     result: Result
     trades: pd.DataFrame
     selection: dict[str, Any]
     png: bytes
+    price_png: bytes
 
     def files(self) -> dict[str, bytes]:
         """The data exports by file name: ``trades.csv`` and ``trades.parquet`` (the same
-        trades) and ``selection.json`` (``png`` is left to the caller's charts)."""
+        trades) and ``selection.json`` (the charts are left to the caller's)."""
         parquet = io.BytesIO()
         self.trades.to_parquet(parquet, index=False)
         return {"trades.csv": self.trades.to_csv(index=False).encode(), "trades.parquet": parquet.getvalue(),
@@ -77,7 +80,8 @@ def selection_run(row: Mapping[str, Any], ohlcv: pd.DataFrame, cache: pd.DataFra
                          "objective_value": row[objective], "parameters": params.to_dict(),
                          "metrics": {key: row[key] for key in OUTPUT_KEYS}})
     return SelectionRun(result, trades_frame([result.trades.assign(run=label, timeframe=tf)]), chosen,
-                        equity_drawdown_png({label: result.equity}, f"{title}: selection {label}"))
+                        equity_drawdown_png({label: result.equity}, f"{title}: selection {label}"),
+                        price_png(ohlcv, result, f"{title}: selection {label}"))
 
 
 @dataclass(frozen=True)
@@ -85,8 +89,9 @@ class BestByRun:
     """``top`` (the ``top_k`` best rows, with ``rank`` and the ``run_id`` column), ``front`` (the
     Pareto front of the eligible rows), how many rows were ``candidates`` and how many passed the
     ``min_trades`` filter (``eligible``), the ``run_id``, the ``charts`` (name → PNG: the Pareto
-    chart; with a selection also the objective's heatmap and distribution and the selection's
-    equity) and the ``selection`` re-run (``None`` when no row passes the filter)."""
+    chart; with a selection also the objective's heatmap and distribution, the selection's
+    equity and its price with trades, ``selection_price``) and the ``selection`` re-run (``None``
+    when no row passes the filter)."""
 
     top: pd.DataFrame
     front: pd.DataFrame
@@ -134,4 +139,5 @@ def best_by_run(sweeps: Mapping[str, pd.DataFrame], bars: Mapping[str, pd.DataFr
         rerun = selection_run(top.iloc[0], bars[tf], caches[tf], objective=objective, title=title,
                               start=start)
         charts["selection_equity"] = rerun.png
+        charts["selection_price"] = rerun.price_png
     return BestByRun(top, front, len(results), len(eligible), run_id, charts, rerun)

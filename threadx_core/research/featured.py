@@ -26,6 +26,7 @@ from threadx_core.engine.params import PARAM_NAMES
 from threadx_core.indicators.cache import atr_column, bb_columns
 from threadx_core.metrics import OUTPUT_KEYS
 from threadx_core.present.plots import equity_drawdown_png
+from threadx_core.present.price import price_png
 
 #: The typed frames of no run: an empty month's equity and trades.
 NO_EQUITY = pd.DataFrame({"open_time": pd.Series(dtype="datetime64[ms, UTC]"), "run": pd.Series(dtype=object),
@@ -38,12 +39,23 @@ NO_TRADES = trades_table(np.empty((0, len(LOG_COLUMNS))), pd.DatetimeIndex([], t
 @dataclass(frozen=True)
 class FeaturedReport:
     """``equity`` (long: open_time, run, timeframe, equity, position, drawdown), ``trades`` (long,
-    with run and timeframe), ``metrics`` (one row per run) and an equity + drawdown ``png``."""
+    with run and timeframe), ``metrics`` (one row per run), an equity + drawdown ``png`` and
+    ``headline``: per timeframe, the bars and the result of the first featured set, whose price
+    chart :meth:`price_pngs` draws."""
 
     equity: pd.DataFrame
     trades: pd.DataFrame
     metrics: pd.DataFrame
     png: bytes
+    headline: dict[str, tuple[pd.DataFrame, Result]]
+
+    def price_pngs(self, title: str) -> dict[str, bytes]:
+        """Per timeframe, the price chart of the first featured set (:mod:`threadx_core.present.price`):
+        one chart per timeframe, not per run, keeps the event log small, and the first set is the
+        headline one of ``[report] featured``. Drawn on demand: a month re-run only to continue
+        from its end needs none."""
+        return {tf: price_png(ohlcv, result, f"{title} {run_label(result.params, tf)}")
+                for tf, (ohlcv, result) in self.headline.items()}
 
 
 def run_label(params: Params, tf: str) -> str:
@@ -86,7 +98,7 @@ def featured(bars: dict[str, pd.DataFrame], caches: dict[str, pd.DataFrame],
     A timeframe without bars (an empty month: no trading) has no run: an empty month's report has
     no row in ``equity``, ``trades`` (typed, :data:`engine.TRADE_COLUMNS` + run, timeframe) and
     ``metrics``, no end state and no chart (``b""``)."""
-    curves, equities, trades, rows, ends = {}, [], [], [], {}
+    curves, equities, trades, rows, ends, headline = {}, [], [], [], {}, {}
     starts = starts_after(previous)
     for tf, ohlcv in bars.items():
         if ohlcv.empty:
@@ -95,6 +107,7 @@ def featured(bars: dict[str, pd.DataFrame], caches: dict[str, pd.DataFrame],
             label = run_label(params, tf)
             result = cached_backtest(ohlcv, caches[tf], params, start=starts.get(label), close_at_end=False)
             ends[label] = [float(v) for v in result.end_state.to_numpy(np.float64)]
+            headline.setdefault(tf, (ohlcv, result))
             curves[label] = result.equity
             equities.append(pd.DataFrame({
                 "open_time": result.equity.index, "run": label, "timeframe": tf,
@@ -107,7 +120,7 @@ def featured(bars: dict[str, pd.DataFrame], caches: dict[str, pd.DataFrame],
     if ends:
         equity.attrs[END_STATES] = json.dumps(ends)
     return FeaturedReport(equity, trades_frame(trades or [NO_TRADES]), table,
-                          equity_drawdown_png(curves, title) if curves else b"")
+                          equity_drawdown_png(curves, title) if curves else b"", headline)
 
 
 def cached_backtest(ohlcv: pd.DataFrame, cache: pd.DataFrame, params: Params, *,

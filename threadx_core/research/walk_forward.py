@@ -51,10 +51,11 @@ import pandas as pd
 from threadx_core import metrics, times
 from threadx_core.engine.params import PARAM_NAMES
 from threadx_core.present.plots import equity_drawdown_png, stability_png
+from threadx_core.present.price import price_png
 from threadx_core.present.tables import json_ready
 from threadx_core.research import chain, months, overfitting, selection
-from threadx_core.research.featured import row_params, run_label
-from threadx_core.sweep import stored
+from threadx_core.research.featured import cached_backtest, row_params, run_label
+from threadx_core.sweep import chained, stored
 
 
 class WalkForward(NamedTuple):
@@ -282,3 +283,23 @@ def _intervals(walk: WalkForward, seed: int, notes: list[str]) -> pd.DataFrame:
     except ValueError as exc:
         notes.append(f"bootstrap not computable: {exc}")
         return pd.DataFrame(columns=["estimate", "low", "high"])
+
+
+def out_of_sample_price_png(step: Mapping, month: pd.DataFrame, previous: pd.DataFrame | None,
+                            bars: pd.DataFrame, cache: pd.DataFrame, tf: str, title: str) -> bytes | None:
+    """The price chart of the combination chosen at ``step`` (a row of ``walk.steps``) on its
+    out-of-sample month: re-run by the reference engine on that month's ``bars`` and indicator
+    ``cache``, from the state the month's sweep partition ``month`` started it from (found in
+    ``previous``, the partition of the month before: :func:`chained.start_of`), closed at the
+    month's end (an out-of-sample month ends an evaluated window). ``None`` for a cash step
+    (``combo`` −1) or a month without bars. Raises ``ValueError`` naming ``title`` and the month
+    when the previous month is not the one the sweep continued."""
+    if int(step["combo"]) < 0 or bars.empty:
+        return None
+    params = row_params(step)
+    try:
+        start = chained.start_of(month, previous, step)
+    except ValueError as exc:
+        raise ValueError(f"{title} {step['out_of_sample']}: cannot re-run the selection: {exc}") from None
+    result = cached_backtest(bars, cache, params, start=start, close_at_end=True)
+    return price_png(bars, result, f"{title} {step['out_of_sample']} out of sample: {run_label(params, tf)}")

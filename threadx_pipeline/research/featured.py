@@ -41,6 +41,9 @@ from threadx_pipeline.warehouse import WarehouseResource
 FEATURED_MODULES = ("threadx_core.engine.backtest", "threadx_core.engine.frames", "threadx_core.engine.nb",
                     "threadx_core.engine.carry", "threadx_core.metrics.nb", "threadx_core.metrics.summary",
                     "threadx_core.research.featured", "threadx_core.sweep.chained")
+#: Every price chart export of a featured month starts with this: ``backtest_report_price_<tf>.png``
+#: under ``reports/<symbol>/<month>/`` (the first featured set per timeframe).
+PRICE_PREFIX = "backtest_report_price"
 
 
 def build_report(settings: Settings, partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
@@ -66,7 +69,9 @@ def build_report(settings: Settings, partitions_def: dg.PartitionsDefinition) ->
                         **frames: dict[str, pd.DataFrame]) -> Iterator[dg.Output]:
         """Every ``[report] featured`` set backtested on each symbol-month of the step, on each sweep
         timeframe, with the month's indicator caches, from the state it ended the previous month
-        in; an empty month (no bar) stores no row, with metadata ``empty = true``."""
+        in; an empty month (no bar) stores no row, with metadata ``empty = true``. The price chart of
+        the first featured set on each timeframe is in the metadata (``backtest_report_price_<tf>``)
+        and exported under ``<warehouse>/reports/<symbol>/<month>/``."""
         equity, trades = {}, {}
         keys = step_keys(context)
         step = {tf: ({(s, m): frames[f"ohlcv_{tf}"][p] for p, s, m in keys},
@@ -101,7 +106,13 @@ def build_report(settings: Settings, partitions_def: dg.PartitionsDefinition) ->
                 if empty:
                     context.log.warning(f"{symbol} {month}: no bar (no trading this month): no featured "
                                         f"run, stored as an empty month")
+                prices = {f"{PRICE_PREFIX}_{tf}.png": png
+                          for tf, png in report.price_pngs(f"{symbol} {month}").items()}
+                exported = warehouse.export(prices, symbol, month, replacing=PRICE_PREFIX)
                 context.add_asset_metadata({
+                    **{name.removesuffix(".png"): image(name, png) for name, png in prices.items()},
+                    **{f"{name.removesuffix('.png')}_file": dg.MetadataValue.path(str(exported[name]))
+                       for name in prices},
                     "runs": len(report.metrics), "elapsed_s": round(elapsed, 3), "empty": empty,
                     "continues": continued or "-", "open_positions": _open_positions(report),
                     **({} if empty else {

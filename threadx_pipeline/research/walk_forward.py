@@ -4,10 +4,11 @@ Sharpe ratio, the probability of backtest overfitting, bootstrap intervals, char
 import dagster as dg
 import pandas as pd
 
+from threadx_core import times
 from threadx_core.present.tables import markdown_table
 from threadx_core.research import months
 from threadx_core.research.provenance import modules_version
-from threadx_core.research.walk_forward import decide
+from threadx_core.research.walk_forward import decide, out_of_sample_price_png
 from threadx_core.settings import Settings
 from threadx_pipeline.failures import explained
 from threadx_pipeline.metadata import image
@@ -39,7 +40,9 @@ def build_walk_forward(settings: Settings) -> dg.AssetsDefinition:
         and starts another, with a warning naming the symbol and the months), chained out of
         sample; how much of it to trust; charts and exports kept under
         ``<warehouse>/reports/<symbol>/`` (for each timeframe, its ``<tf>_*`` files are this run's
-        only ones: a chart this run does not make is not left from an older one)."""
+        only ones: a chart this run does not make is not left from an older one), among them the
+        price chart of the latest step's choice on its out-of-sample month
+        (``<tf>_out_of_sample_price``; none for a cash step)."""
         symbol = context.partition_key
         steps, metadata = [], {}
         for tf in tfs:
@@ -64,7 +67,10 @@ def build_walk_forward(settings: Settings) -> dg.AssetsDefinition:
                 context.log.warning(f"{symbol} {tf}: {note}")
             steps.append(report.walk.steps.assign(timeframe=tf))
             summary = report.summary
-            warehouse.export(report.files(tf), symbol, replacing=f"{tf}_")
+            # exported with the report's files, so a later cash step leaves no stale price chart
+            price = _latest_price(warehouse, report.walk.steps.iloc[-1], stored, symbol, tf)
+            files = report.files(tf) | ({} if price is None else {f"{tf}_out_of_sample_price.png": price})
+            exported = warehouse.export(files, symbol, replacing=f"{tf}_")
             metadata.update({
                 f"{tf}_chains": dg.MetadataValue.json([f"{c[0]}..{c[-1]}" for c in split.chains]),
                 f"{tf}_holes": dg.MetadataValue.json(split.holes),
@@ -74,6 +80,10 @@ def build_walk_forward(settings: Settings) -> dg.AssetsDefinition:
                     label="statistic")),
                 **{f"{tf}_{name}": image(name, png) for name, png in report.charts.items()},
             })
+            if price is not None:
+                metadata[f"{tf}_out_of_sample_price"] = image("out_of_sample_price", price)
+                metadata[f"{tf}_out_of_sample_price_file"] = dg.MetadataValue.path(
+                    str(exported[f"{tf}_out_of_sample_price.png"]))
             context.log.info(f"{symbol} {tf}: {len(report.walk.steps)} out-of-sample months, OOS return "
                              f"{summary['out_of_sample_total_return']:.2%}, deflated Sharpe "
                              f"{report.deflated_sharpe:.3f}, PBO {report.pbo:.2f}")
@@ -83,3 +93,17 @@ def build_walk_forward(settings: Settings) -> dg.AssetsDefinition:
                                           **metadata})
 
     return walk_forward
+
+
+def _latest_price(warehouse: WarehouseResource, step: pd.Series, stored: dict[str, pd.DataFrame], symbol: str,
+                  tf: str) -> bytes | None:
+    """The price chart of the latest step's choice on its out-of-sample month (None for a cash
+    step): that month's bars and cache read from the warehouse (this asset takes only the sweeps)."""
+    month = step["out_of_sample"]
+    with explained("walk_forward", symbol, month):
+        bars, cache = (warehouse.read(f"{asset}_{tf}", symbol, month) for asset in ("ohlcv", "indicators"))
+        if bars is None or cache is None:
+            raise ValueError(f"{symbol} {month}: ohlcv_{tf} or indicators_{tf} is not stored; the "
+                             f"out-of-sample price chart needs both")
+        return out_of_sample_price_png(step, stored[month], stored.get(times.previous_month(month)), bars,
+                                       cache, tf, f"{symbol} {tf}")

@@ -79,7 +79,8 @@ def test_best_by_run_ranks_the_month_reruns_rank_one_and_names_every_export(swep
     assert best.top["run_id"].nunique() == 1 and best.run_id == best.top["run_id"].iloc[0] != "r1"
     assert (best.candidates, best.eligible) == (len(rows), len(rows))
     assert best.selection.selection["parameters"]["bb_period"] == top["bb_period"].iloc[0]
-    assert set(best.charts) == {"pareto_chart", "heatmap", "distribution", "selection_equity"}
+    assert set(best.charts) == {"pareto_chart", "heatmap", "distribution", "selection_equity",
+                                 "selection_price"}
     assert set(best.files()) == {"best_by_run.csv", "best_by_run_trades.csv", "best_by_run_trades.parquet",
                                  "best_by_run_selection.json", *(f"best_by_run_{c}.png" for c in best.charts)}
 

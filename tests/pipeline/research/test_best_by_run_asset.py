@@ -1,9 +1,11 @@
 """The selection's exports materialised through Dagster: ``best_by_run`` re-runs its rank 1 (trades
-CSV/Parquet, selection JSON, equity chart) and ``walk_forward`` charts its latest selection."""
+CSV/Parquet, selection JSON, equity and price charts), ``walk_forward`` charts its latest selection
+and its out-of-sample month's price, ``backtest_report`` a price chart per timeframe."""
 
 from __future__ import annotations
 
 import base64
+import io
 import json
 import re
 
@@ -11,6 +13,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 from tests.pipeline.kit import materialization, run, write_project
 from threadx_core import storage
@@ -76,6 +79,37 @@ def test_best_by_run_reruns_and_exports_its_rank_one(materialised):
     assert meta["selection_trades"] == len(parquet)
     assert meta["selection_trades_csv"] == str(folder / "best_by_run_trades.csv")
     assert meta["selection"] == selection["run"]
+
+
+def _picture(png: bytes) -> tuple[int, int]:
+    return Image.open(io.BytesIO(png)).size
+
+
+def test_best_by_run_shows_and_exports_the_selection_price_chart(materialised):
+    path, february, _ = materialised
+    folder = path.parent / "wh" / "reports" / "BTCUSDT" / "2024-02"
+    png = (folder / "best_by_run_selection_price.png").read_bytes()
+    assert shown_png(materialization(february, "best_by_run")["selection_price"], "selection_price") == png
+    assert _picture(png) == (1280, 720) and len(png) < 200_000
+
+
+def test_each_featured_month_shows_and_exports_a_price_chart_per_timeframe(materialised):
+    path, february, _ = materialised
+    meta = materialization(february, "backtest_report", node="backtest_report")
+    folder = path.parent / "wh" / "reports" / "BTCUSDT" / "2024-02"
+    assert [p.name for p in folder.glob("backtest_report_price_*.png")] == ["backtest_report_price_1h.png"]
+    png = (folder / "backtest_report_price_1h.png").read_bytes()
+    assert shown_png(meta["backtest_report_price_1h"], "backtest_report_price_1h.png") == png
+    assert meta["backtest_report_price_1h_file"] == str(folder / "backtest_report_price_1h.png")
+    assert _picture(png) == (1280, 720)
+
+
+def test_walk_forward_shows_and_exports_its_out_of_sample_price_chart(materialised):
+    path, _, symbol = materialised
+    png = (path.parent / "wh" / "reports" / "BTCUSDT" / "1h_out_of_sample_price.png").read_bytes()
+    meta = materialization(symbol, "walk_forward")
+    assert shown_png(meta["1h_out_of_sample_price"], "out_of_sample_price") == png
+    assert _picture(png) == (1280, 720)
 
 
 def test_walk_forward_charts_and_exports_the_latest_selection(materialised):
