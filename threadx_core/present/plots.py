@@ -142,9 +142,10 @@ def leaderboard_png(frame: pd.DataFrame, title: str, *, dpi: int = 80) -> bytes:
     positions = np.arange(len(frame))[::-1]
     ax.barh(positions, np.nan_to_num(sharpe), color=colours, edgecolor="black", linewidth=0.4)
     for y, reason in zip(positions, frame["reason"], strict=True):
-        if reason:
-            ax.text(0.01, y, f"no report: {reason[:70]}", transform=ax.get_yaxis_transform(),
-                    va="center", fontsize=7, color="dimgray")
+        if reason:  # cut to the bar's width, the full reason is in the table and the CSV
+            shown = reason if len(reason) <= 90 else reason[:89] + "…"
+            ax.text(0.01, y, f"no report: {shown}", transform=ax.get_yaxis_transform(), va="center",
+                    fontsize=7, color="dimgray")
     ax.set_yticks(positions, labels, fontsize=8)
     ax.set_ylim(-0.6, len(frame) - 0.4)
     ax.axvline(0.0, color="black", linewidth=0.6)
