@@ -138,7 +138,7 @@ def leaderboard_png(frame: pd.DataFrame, title: str, *, dpi: int = 80) -> bytes:
     dsr = frame["deflated_sharpe"].to_numpy(np.float64)
     cmap = plt.get_cmap("RdYlGn")
     colours = [cmap(d) if np.isfinite(d) else "lightgray" for d in dsr]
-    fig, ax = plt.subplots(figsize=(8, 1.4 + 0.34 * max(len(frame), 1)))
+    fig, ax = plt.subplots(figsize=(8, 2.0 + 0.34 * max(len(frame), 1)))
     positions = np.arange(len(frame))[::-1]
     ax.barh(positions, np.nan_to_num(sharpe), color=colours, edgecolor="black", linewidth=0.4)
     for y, reason in zip(positions, frame["reason"], strict=True):
