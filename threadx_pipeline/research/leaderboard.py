@@ -66,12 +66,13 @@ def build_leaderboard(settings: Settings) -> dg.AssetsDefinition:
         chart = leaderboard_png(frame, f"leaderboard: {len(symbols)} symbol(s) × {len(tfs)} timeframe(s)")
         exported = warehouse.export_shared({CSV: frame.to_csv(index=False).encode()})
         ranked = frame[frame["reason"] == ""]
+        shown = frame.assign(rank=frame["rank"].astype(object).where(frame["rank"].notna(), "-"))  # unranked
         context.log.info(f"leaderboard: {len(ranked)} of {len(frame)} symbol × timeframe row(s) ranked, "
                          f"written to {exported[CSV]}")
         return dg.MaterializeResult(metadata={
             "rows": len(frame), "ranked": len(ranked), "csv": dg.MetadataValue.path(str(exported[CSV])),
             "top": (ranked["symbol"].iloc[0] + " " + ranked["selection"].iloc[0]) if len(ranked) else "-",
-            "table": dg.MetadataValue.md(markdown_table(frame.astype({"rank": object}), SHOWN, label="rank")),
+            "table": dg.MetadataValue.md(markdown_table(shown, SHOWN, label="rank")),
             "chart": image("leaderboard", chart)})
 
     return leaderboard

@@ -82,6 +82,6 @@ def test_the_leaderboard_ranks_every_symbol_and_timeframe_and_exports_its_csv(st
         "2024-01", "2024-02", 1, 2)
     assert btc["stability"] == 1.0 and btc["full_period_last"] == "2024-02"
     # the metadata's table is the CSV's, the chart a readable PNG of a few KB
-    assert "| 1 | BTCUSDT | 1h |" in meta["table"]
+    assert "| 1 | BTCUSDT | 1h |" in meta["table"] and "| - | ETHUSDT | 1h |" in meta["table"]
     png = base64.b64decode(meta["chart"].split("base64,")[1].rstrip(")"))
     assert png.startswith(b"\x89PNG") and len(png) < 200_000
