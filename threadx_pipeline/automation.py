@@ -10,7 +10,9 @@ when candles are fetched. Every other asset follows its inputs:
   months' derived assets up to date;
 - a per-symbol report is requested once per symbol when any month of its sweeps updated, after
   no month of that symbol is in progress any more (a range of months, a top-up of two months on
-  the 1st: one request after them all, never one per month).
+  the 1st: one request after them all, never one per month);
+- the ``leaderboard`` (every symbol side by side) is requested once when any symbol's report
+  updated, after no report is in progress any more.
 
 Requests of several partitions in one tick are submitted as one backfill (``emit_backfills``),
 which the single-run backfill policy turns into one run per symbol per layer, not a run per
@@ -50,9 +52,23 @@ def follow_symbol(_keys: Sequence[dg.AssetKey]) -> dg.AutomationCondition:
     requested on this tick, since the report was last requested or materialised; waits while a
     month of the symbol (or the report) is in progress. Months never stored are not waited for:
     a report reads the stored months only."""
+    return _updated_then_quiet("follow_symbol")
+
+
+def follow_reports(_keys: Sequence[dg.AssetKey]) -> dg.AutomationCondition:
+    """The condition of the ``leaderboard``: a symbol's ``walk_forward`` or ``full_period`` updated
+    since the leaderboard was last requested or materialised; waits while any report (of any
+    symbol) or the leaderboard is in progress, so the reports of several symbols refreshed by one
+    backfill request it once, after the last of them."""
+    return _updated_then_quiet("follow_reports")
+
+
+def _updated_then_quiet(label: str) -> dg.AutomationCondition:
+    """An input updated since the asset was last requested or materialised, and neither an input
+    nor the asset in progress (one request after a burst of updates, not one per update)."""
     return (dg.AutomationCondition.any_deps_updated().since_last_handled()
             & ~dg.AutomationCondition.any_deps_in_progress()
-            & ~dg.AutomationCondition.in_progress()).with_label("follow_symbol")
+            & ~dg.AutomationCondition.in_progress()).with_label(label)
 
 
 def automate(asset: dg.AssetsDefinition,
@@ -68,4 +84,5 @@ def build_sensor(settings: Automation) -> dg.AutomationConditionSensorDefinition
     return dg.AutomationConditionSensorDefinition(
         SENSOR, target=dg.AssetSelection.all(), default_status=dg.DefaultSensorStatus.RUNNING,
         minimum_interval_seconds=settings.interval_s,
-        description="derived months follow their inputs; per-symbol reports follow their symbol's months")
+        description=("derived months follow their inputs; per-symbol reports follow their symbol's months; "
+                     "the leaderboard follows the reports"))

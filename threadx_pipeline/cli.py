@@ -40,9 +40,11 @@ def _load(args: argparse.Namespace) -> tuple[settings.Settings, Path]:
     return settings.load(path), path
 
 
-def _run(args: argparse.Namespace, symbols: list[str], month_labels: list[str], force: bool) -> int:
-    """Submit a backfill of ``symbols`` × ``month_labels`` (and the symbols' per-symbol reports)
-    and follow it to the end; the backfill daemon runs it, or this process when none is alive."""
+def _run(args: argparse.Namespace, symbols: list[str], month_labels: list[str], force: bool,
+         unpartitioned: tuple[str, ...] = ()) -> int:
+    """Submit a backfill of ``symbols`` × ``month_labels`` (the symbols' per-symbol reports, and
+    the ``unpartitioned`` assets named) and follow it to the end; the backfill daemon runs it, or
+    this process when none is alive."""
     from threadx_pipeline import monitor, runs
     from threadx_pipeline.definitions import build_definitions
     from threadx_pipeline.instance import open_instance
@@ -61,7 +63,7 @@ def _run(args: argparse.Namespace, symbols: list[str], month_labels: list[str], 
         if driving:
             print("no dagster-daemon running: driving the backfill from this process")
         backfill_id = runs.submit(defs, instance, symbols, month_labels, force=force, title=title,
-                                  driver_pid=os.getpid() if driving else None)
+                                  driver_pid=os.getpid() if driving else None, unpartitioned=unpartitioned)
         print(f"backfill {backfill_id} submitted (Backfills page of the UI)")
         if driving:
             with runs.workspace(instance, path.parent) as context:
@@ -84,19 +86,31 @@ def cmd_demo(args: argparse.Namespace) -> int:
               f"[source] kind = {cfg.source.kind!r}; use `threadx backfill` for real data.", file=sys.stderr)
         return 2
     from threadx_pipeline.partitions import month_range
+    from threadx_pipeline.research.leaderboard import ASSET as LEADERBOARD
 
     start = cfg.universe.start_month
     if args.months < 1:
         raise ValueError(f"--months must be at least 1, got {args.months}")
     last = times.month_label(times.parse_month(start) + times.MONTH * (args.months - 1))
     month_labels = month_range(cfg, start, last)
-    code = _run(args, list(cfg.universe.symbols), month_labels, force=False)
+    code = _run(args, list(cfg.universe.symbols), month_labels, force=False, unpartitioned=(LEADERBOARD,))
     root = cfg.warehouse.root
+    print(_leaderboard_line(root, code == 0))
     print(f"\nResults (Parquet, Hive layout): {root}\n"
           f"  e.g. {root / 'ohlcv_1h' / f'symbol={cfg.universe.symbols[0]}' / f'month={start}.parquet'}\n"
           f"  read a whole asset: pyarrow.dataset.dataset('{root / 'ohlcv_1h'}', partitioning='hive')\n"
           f"Open the UI on the same instance:  cd {path.parent} && dagster dev   → http://127.0.0.1:3000")
     return code
+
+
+def _leaderboard_line(root: Path, succeeded: bool) -> str:
+    """Where the demo's leaderboard is (every symbol × timeframe ranked), or why it may be stale."""
+    from threadx_pipeline.research.leaderboard import CSV
+
+    csv = root / "reports" / CSV
+    if succeeded:
+        return f"\nLeaderboard (every symbol × timeframe, ranked): {csv}"
+    return f"\nthe leaderboard was not refreshed (a run failed, see above); {csv} may be older"
 
 
 def _symbols(args: argparse.Namespace, cfg: settings.Settings) -> list[str]:

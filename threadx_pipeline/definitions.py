@@ -14,6 +14,7 @@ from threadx_pipeline.market_data.schedules import build_daily_top_up, build_reg
 from threadx_pipeline.migrate import build_migrate_job
 from threadx_pipeline.research import assets as research
 from threadx_pipeline.research.full_period import build_full_period
+from threadx_pipeline.research.leaderboard import build_leaderboard
 from threadx_pipeline.research.walk_forward import build_walk_forward
 from threadx_pipeline.resources import DeviceManagerResource, MarketDataResource, SettingsResource
 from threadx_pipeline.warehouse import WarehouseResource
@@ -35,6 +36,7 @@ def build_definitions(path: str | Path, *, frozen_now: str | None = None) -> dg.
               for a in (*market_data.build(cfg, symbol_month), *research.build(cfg, symbol_month))]
     per_symbol = [automation.automate(a, automation.follow_symbol)
                   for a in (build_walk_forward(cfg), build_full_period(cfg))]
+    leaderboard = automation.automate(build_leaderboard(cfg), automation.follow_reports)
     symbol_job = dg.define_asset_job(SYMBOL_JOB, selection=dg.AssetSelection.assets(*per_symbol),
                                      description="walk-forward decision report and full-period metrics "
                                                  "(every stored month, unless configured) of one symbol")
@@ -45,7 +47,7 @@ def build_definitions(path: str | Path, *, frozen_now: str | None = None) -> dg.
     settings = SettingsResource(path=str(cfg.path))
     warehouse = WarehouseResource(settings=settings)
     return dg.Definitions(
-        assets=[*assets, *per_symbol, universe.universe_asset],
+        assets=[*assets, *per_symbol, leaderboard, universe.universe_asset],
         jobs=[job, symbol_job, build_migrate_job(cfg), universe_job],
         schedules=[build_daily_top_up(job, cfg), universe.build_schedule(universe_job, cfg)],
         sensors=[build_register_symbols(cfg), automation.build_sensor(cfg.automation)],

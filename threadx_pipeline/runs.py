@@ -78,9 +78,10 @@ class BackfillOutcome:
 
 
 def target(defs: dg.Definitions, instance: dg.DagsterInstance, symbols: list[str],
-           month_labels: list[str]) -> AssetGraphSubset:
-    """Exactly ``symbols`` × ``month_labels`` of every symbol × month asset of ``defs``, and
-    ``symbols`` of every per-symbol asset."""
+           month_labels: list[str], unpartitioned: tuple[str, ...] = ()) -> AssetGraphSubset:
+    """Exactly ``symbols`` × ``month_labels`` of every symbol × month asset of ``defs``, ``symbols``
+    of every per-symbol asset, and the ``unpartitioned`` assets named (the backfill runs them
+    after the reports they depend on)."""
     graph = defs.resolve_asset_graph()
     month_keys = [str(key(s, m)) for s in symbols for m in month_labels]
     subsets = {}
@@ -91,14 +92,17 @@ def target(defs: dg.Definitions, instance: dg.DagsterInstance, symbols: list[str
                 subsets[asset_key] = partitions_def.subset_with_partition_keys(month_keys)
             elif partitions_def == SYMBOLS:
                 subsets[asset_key] = partitions_def.subset_with_partition_keys(symbols)
-    return AssetGraphSubset(partitions_subsets_by_asset_key=subsets)
+    return AssetGraphSubset(partitions_subsets_by_asset_key=subsets,
+                            non_partitioned_asset_keys={dg.AssetKey(name) for name in unpartitioned})
 
 
 def submit(defs: dg.Definitions, instance: dg.DagsterInstance, symbols: list[str], month_labels: list[str],
-           *, force: bool = False, title: str, driver_pid: int | None = None) -> str:
+           *, force: bool = False, title: str, driver_pid: int | None = None,
+           unpartitioned: tuple[str, ...] = ()) -> str:
     """Register ``symbols`` as partitions and record a backfill of exactly :func:`target` in
     ``instance`` (``force`` re-fetches finished, complete months; ``driver_pid``: the process that
-    will drive it, recorded as :data:`DRIVER_PID_TAG`); returns its id."""
+    will drive it, recorded as :data:`DRIVER_PID_TAG`; ``unpartitioned``: as :func:`target`);
+    returns its id."""
     register_symbols(instance, symbols)
     backfill_id = make_new_backfill_id()
     tags = {BACKFILL_TAG: backfill_id, **({DRIVER_PID_TAG: str(driver_pid)} if driver_pid else {})}
@@ -107,7 +111,7 @@ def submit(defs: dg.Definitions, instance: dg.DagsterInstance, symbols: list[str
         backfill = PartitionBackfill.from_asset_graph_subset(
             backfill_id=backfill_id, backfill_timestamp=get_current_timestamp(),
             tags=tags, dynamic_partitions_store=instance,
-            asset_graph_subset=target(defs, instance, symbols, month_labels), title=title,
+            asset_graph_subset=target(defs, instance, symbols, month_labels, unpartitioned), title=title,
             description=f"threadx: {', '.join(symbols)} × {month_labels[0]}..{month_labels[-1]}",
             run_config=run_config)
     instance.add_backfill(backfill)

@@ -50,6 +50,11 @@ class WarehouseResource(dg.ConfigurableResource):
         a table beside the asset's files, not an asset of its own."""
         return self.partition(GAPS_TABLE, symbol, month)
 
+    def read_symbol(self, asset: str, symbol: str) -> pd.DataFrame | None:
+        """``asset``'s stored ``symbol`` partition (a per-symbol asset), or ``None`` when not stored."""
+        path = storage.symbol_path(self.root, asset, symbol)
+        return storage.read_partition(path) if path.exists() else None
+
     def migration_manifest(self) -> Path:
         """The record of the legacy files ``threadx migrate`` imported (SHA-256 → file, symbol,
         months): ``<root>/_migrate/manifest.json``; ``_`` keeps it out of every asset's reads."""
@@ -67,6 +72,15 @@ class WarehouseResource(dg.ConfigurableResource):
         folder = self.reports(symbol, month)
         if replacing is not None:
             return dict(zip(files, storage.write_exports(folder, replacing, files), strict=True))
+        for name, data in files.items():
+            storage.write_bytes(data, folder / name)
+        return {name: folder / name for name in files}
+
+    def export_shared(self, files: Mapping[str, bytes]) -> dict[str, Path]:
+        """Write ``files`` (name → bytes, names chosen by the code, never by a key) atomically into
+        ``<root>/reports/``, beside the symbols' folders: the reports across symbols (the
+        leaderboard). Returns name → path."""
+        folder = self.root / "reports"
         for name, data in files.items():
             storage.write_bytes(data, folder / name)
         return {name: folder / name for name in files}

@@ -2,7 +2,7 @@
 ``workspace.yaml``, over a project folder and a ``DAGSTER_HOME`` of its own. ``raw_1m`` of one month
 is materialised alone with new candles (``dagster asset materialize``, as a person would); the
 ``threadx_automation`` sensor's runs then bring that month's derived assets, and after them the
-symbol's reports, up to date; quiet ticks after that submit nothing more.
+symbol's reports, then the leaderboard, up to date; quiet ticks after that submit nothing more.
 
 Nothing here is timed: the test polls the instance until the state it waits for is there, under
 a generous ceiling that only bounds a hang, and counts the sensor's ticks to know a quiet period
@@ -38,6 +38,8 @@ INTERVAL = "[automation]\ninterval_s = 5\n"
 #: what raw_1m of the month brings along: its month's derived assets, then the symbol's reports
 MONTH_ASSETS = ("ohlcv_1h", "indicators_1h", "sweep_1h", "best_by_run", "backtest_report", "backtest_trades")
 SYMBOL_ASSETS = ("walk_forward", "full_period")
+#: what the reports bring along: the leaderboard across symbols (unpartitioned)
+BOARD = "leaderboard"
 #: a ceiling against a hang on a loaded 2-core machine, never a measurement
 PATIENCE_S = 300
 #: ticks of the sensor after the last run ended that must request nothing
@@ -52,10 +54,11 @@ def sensor_ticks(instance: dg.DagsterInstance) -> list[InstigatorTick]:
     return [t for s in states for t in instance.get_ticks(s.instigator_origin_id, s.selector_id)]
 
 
-def latest(instance: dg.DagsterInstance, asset: str, partition: str) -> dg.EventLogRecord | None:
-    """The newest materialisation of ``asset`` in ``partition``, if any."""
+def latest(instance: dg.DagsterInstance, asset: str, partition: str | None) -> dg.EventLogRecord | None:
+    """The newest materialisation of ``asset`` in ``partition`` (``None``: an unpartitioned asset), if any."""
+    partitions = None if partition is None else [partition]
     records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition]), limit=1).records
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=partitions), limit=1).records
     return records[0] if records else None
 
 
@@ -118,7 +121,7 @@ def test_new_candles_of_a_month_reach_its_derived_assets_then_the_reports_throug
     shutil.copy(ROOT / "dagster.yaml", home)  # the project's instance settings (run queue, concurrency)
     env = environment(project, home)
     partition = str(key(SYMBOL, MONTH))
-    wanted = [(a, partition) for a in MONTH_ASSETS] + [(a, SYMBOL) for a in SYMBOL_ASSETS]
+    wanted = [(a, partition) for a in MONTH_ASSETS] + [(a, SYMBOL) for a in SYMBOL_ASSETS] + [(BOARD, None)]
     with dg.DagsterInstance.from_config(str(home)) as instance:
         register_symbols(instance, [SYMBOL])  # what the register_symbols sensor does on its first tick
         daemon = Daemon(env, tmp_path / "daemon.log", instance)
@@ -138,14 +141,14 @@ def test_new_candles_of_a_month_reach_its_derived_assets_then_the_reports_throug
 
             daemon.wait_for(stale)
             # every one of them by a run the automation sensor launched: the month graph, then the
-            # symbol's reports, one run each, nothing twice
+            # symbol's reports, then the leaderboard, one run each, nothing twice
             runs = {r.run_id: r for r in instance.get_runs()}
             for asset, part in wanted:
                 tags = runs[latest(instance, asset, part).run_id].tags
                 assert tags.get(SENSOR_TAG) == SENSOR and tags.get(AUTOMATION_TAG) == "true", (asset, tags)
             launched = [r for r in runs.values() if r.tags.get(SENSOR_TAG) == SENSOR]
             assert sorted(sorted(a.to_user_string() for a in r.asset_selection) for r in launched) == \
-                sorted([sorted(MONTH_ASSETS), sorted(SYMBOL_ASSETS)])
+                sorted([sorted(MONTH_ASSETS), sorted(SYMBOL_ASSETS), [BOARD]])
 
             # a quiet period: the ticks that start after the last run ended request nothing
             ended = max(instance.get_run_record_by_id(r.run_id).end_time for r in launched)

@@ -4,8 +4,10 @@
 ``dagster-webserver`` serves the project's code location on loopback; headless Chromium opens the
 global asset lineage (every asset of the graph must be drawn, in view), the ``backtest_report``
 page, whose "chart" metadata entry must open and display the equity/drawdown PNG, the
-``best_by_run`` page, whose "selection_price" entry must display the 1280 × 720 price chart, and the
-``walk_forward`` page, whose out-of-sample equity and parameter stability charts must do the same.
+``best_by_run`` page, whose "selection_price" entry must display the 1280 × 720 price chart, the
+``walk_forward`` page, whose out-of-sample equity and parameter stability charts must do the same,
+and the ``leaderboard`` page (unpartitioned, materialised by the demo after the reports), whose
+"chart" entry must too.
 A screenshot of each is written to the test's temporary folder, and the published ones to
 ``docs/screenshots/`` when ``THREADX_UPDATE_SCREENSHOTS=1``.
 """
@@ -27,7 +29,7 @@ DOCS_SHOTS = REPO / "docs" / "screenshots"
 #: assets the test project must define (derive 15m + 1h, sweep 1h); the graph test requires every
 #: asset the code location defines to be drawn, these included, so a new asset needs no edit here
 ASSETS = ("raw_1m", "ohlcv_15m", "ohlcv_1h", "indicators_1h", "sweep_1h", "best_by_run",
-          "backtest_report", "backtest_trades", "walk_forward")
+          "backtest_report", "backtest_trades", "walk_forward", "leaderboard")
 #: ``walk_forward`` charts (metadata ``<tf>_<name>``) that must open, and the screenshot of each
 #: (None: kept in the test's temporary folder only)
 WALK_FORWARD_CHARTS = {"out_of_sample_equity": "walk-forward-report.png", "parameter_stability": None}
@@ -132,15 +134,16 @@ def _keep(driver, shots: Path, name: str, publish: bool = True) -> Path:
     return path
 
 
-def _open_markdown_image(driver, server, shots: Path, asset: str, partition: str, label: str,
+def _open_markdown_image(driver, server, shots: Path, asset: str, partition: str | None, label: str,
                          name: str) -> dict:
-    """On ``asset``'s page, wait for its latest materialisation (``partition``), open the
+    """On ``asset``'s page, wait for its latest materialisation (``partition``; ``None`` for an
+    unpartitioned asset, whose page shows no partition), open the
     ``label`` metadata entry ([Show Markdown]) and check that the dialog displays its PNG: a
     decoded data-URI image with a natural size, in view and opaque. Returns the image's state."""
     from selenium.webdriver.common.by import By
 
     driver.get(f"{server.url}/assets/{asset}")
-    _wait(driver, shots, name, lambda: [
+    _wait(driver, shots, name, lambda: partition is None or [
         e for e in driver.find_elements(By.XPATH, f"//*[normalize-space(text())='{partition}']")
         if e.is_displayed()], f"the {asset} page never showed its materialisation of {partition}")
     _wait(driver, shots, name, lambda: driver.execute_script(_METADATA_LABELS_JS),
@@ -234,3 +237,8 @@ def test_walk_forward_chart_is_displayed(browser, server, shots: Path, chart: st
     _open_markdown_image(browser, server, shots, "walk_forward", SYMBOL, f"{SWEEP_TF}_{chart}",
                          f"walk-forward-{chart}")
     _keep(browser, shots, screenshot or f"walk-forward-{chart}.png", publish=screenshot is not None)
+
+
+def test_leaderboard_chart_is_displayed(browser, server, shots: Path) -> None:
+    _open_markdown_image(browser, server, shots, "leaderboard", None, "chart", "leaderboard")
+    _keep(browser, shots, "leaderboard-chart.png")

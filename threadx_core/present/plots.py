@@ -138,3 +138,32 @@ def universe_mix_png(counts: dict[str, int], minimums: dict[str, int], other: in
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3, axis="y")
     return figure_png(fig, dpi)
+
+
+def leaderboard_png(frame: pd.DataFrame, title: str, *, dpi: int = 80) -> bytes:
+    """The leaderboard (``threadx_core.research.leaderboard``, rows in rank order) as horizontal
+    bars: the out-of-sample Sharpe of each symbol × timeframe, best rank on top, coloured by its
+    deflated Sharpe (0 red … 1 green, grey when not computable); a row without a report keeps its
+    line, with its reason instead of a bar, so none is silently missing."""
+    labels = [f"{s} {tf}" for s, tf in zip(frame["symbol"], frame["timeframe"], strict=True)]
+    sharpe = frame["oos_sharpe"].to_numpy(np.float64)
+    dsr = frame["deflated_sharpe"].to_numpy(np.float64)
+    cmap = plt.get_cmap("RdYlGn")
+    colours = [cmap(d) if np.isfinite(d) else "lightgray" for d in dsr]
+    fig, ax = plt.subplots(figsize=(8, 2.0 + 0.34 * max(len(frame), 1)))
+    positions = np.arange(len(frame))[::-1]
+    ax.barh(positions, np.nan_to_num(sharpe), color=colours, edgecolor="black", linewidth=0.4)
+    for y, reason in zip(positions, frame["reason"], strict=True):
+        if reason:  # cut to the bar's width, the full reason is in the table and the CSV
+            shown = reason if len(reason) <= 90 else reason[:89] + "…"
+            ax.text(0.01, y, f"no report: {shown}", transform=ax.get_yaxis_transform(), va="center",
+                    fontsize=7, color="dimgray")
+    ax.set_yticks(positions, labels, fontsize=8)
+    ax.set_ylim(-0.6, len(frame) - 0.4)
+    ax.axvline(0.0, color="black", linewidth=0.6)
+    ax.set_xlabel("out-of-sample Sharpe (daily, √365)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3, axis="x")
+    fig.colorbar(plt.cm.ScalarMappable(norm=matplotlib.colors.Normalize(0.0, 1.0), cmap=cmap), ax=ax,
+                 label="deflated Sharpe")
+    return figure_png(fig, dpi)
