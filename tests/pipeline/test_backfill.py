@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -58,6 +59,13 @@ def test_cli_backfill_is_recorded_driven_to_the_end_equals_per_partition_runs_an
     assert "no dagster-daemon running: driving the backfill from this process" in first.stdout
     assert "asset partitions, 0 failed]" in first.stdout and "completed_success" in first.stdout
     assert "0 of 4 sweep partition(s) reused" in first.stdout
+    # it ends with the result table: two months are no walk-forward (in_sample_months = 3), so
+    # each symbol's selection is its full-period best, cautioned
+    table = first.stdout[first.stdout.index("Result ("):]
+    for symbol in SYMBOLS:
+        assert re.search(rf"^{symbol}\s+1h\s+bb\S+ atr\S+\s+full period 2024-01\.\.2024-02\s.*"
+                         r"only 0 out-of-sample month\(s\)", table, re.M), table
+        assert f"{symbol}: {tmp_path / 'native' / 'wh' / 'reports' / symbol}" in table
     second = threadx(*args, home=home, cwd=tmp_path)
     assert second.returncode == 0, second.stderr[-3000:]
     assert "4 of 4 sweep partition(s) reused" in second.stdout
