@@ -64,7 +64,7 @@ def test_cli_backfill_is_recorded_driven_to_the_end_equals_per_partition_runs_an
     table = first.stdout[first.stdout.index("Result ("):]
     for symbol in SYMBOLS:
         assert re.search(rf"^{symbol}\s+1h\s+bb\S+ atr\S+\s+full period 2024-01\.\.2024-02\s.*"
-                         r"only 0 out-of-sample month\(s\)", table, re.M), table
+                         r"only 0 OOS month\(s\) \(< 3\)", table, re.M), table
         assert f"{symbol}: {tmp_path / 'native' / 'wh' / 'reports' / symbol}" in table
     second = threadx(*args, home=home, cwd=tmp_path)
     assert second.returncode == 0, second.stderr[-3000:]

@@ -137,5 +137,5 @@ def test_aggregate_ends_with_the_result_table(project, capfd):
     # the walk-forward's latest selection (chosen on 2024-01, traded in 2024-02), its one
     # out-of-sample month and the caution it earns
     assert re.match(r"BTCUSDT\s+1h\s+bb\d+×2 atr14×1\.5\s+walk-forward 2024-02\s", row), row
-    assert "only 1 out-of-sample month(s) (< 3)" in row
+    assert "only 1 OOS month(s) (< 3)" in row
     assert f"BTCUSDT: {Path(project).parent / 'wh' / 'reports' / 'BTCUSDT'}" in table

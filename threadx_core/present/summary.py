@@ -100,8 +100,7 @@ def _row(symbol: str, tf: str, walk: pd.DataFrame | None, full: pd.DataFrame | N
     if steps is None and (period is None or not len(period)):
         row["caution"] = "nothing stored yet"
     elif row["oos_months"] < MIN_OOS_MONTHS:
-        row["caution"] = (f"only {row['oos_months']} out-of-sample month(s) (< {MIN_OOS_MONTHS}): "
-                          "do not trust it yet")
+        row["caution"] = f"only {row['oos_months']} OOS month(s) (< {MIN_OOS_MONTHS})"
     return row
 
 

@@ -30,7 +30,7 @@ def test_without_a_walk_forward_the_full_period_best_is_shown_with_its_metrics_a
     # bb10 has the better Sharpe but fewer than min_trades trades: the ranking leaves it out
     assert row["selection"] == "bb20×2 atr14×1.5" and row["from"] == "full period 2024-01..2024-04"
     assert (row["return"], row["sharpe"], row["trades"], row["oos_months"]) == (0.1, 1.0, 12, 0)
-    assert row["caution"].startswith("only 0 out-of-sample month(s)")
+    assert row["caution"] == "only 0 OOS month(s) (< 3)"
     text = summary.render(table)
     # returns in %, Sharpe to 2 decimals, "-" for the out-of-sample figures nothing backs
     assert re.search(r"10\.00%\s+1\.00\s+-10\.00%\s+12\s+-\s+-\s+0\s+only 0", text), text
