@@ -1,5 +1,5 @@
 """The ``threadx`` command: ``demo``, ``backfill``, ``aggregate``, ``migrate``, ``bench``, ``doctor``
-and ``universe``.
+and ``universe``. Errors are one line and exit code 2 (``cli_support``).
 
 Every command reads the same ``threadx.toml`` as the Dagster code location (``--config`` or the
 search order of ``threadx_pipeline.config``), and records its runs in the Dagster instance at
@@ -15,7 +15,13 @@ import sys
 from pathlib import Path
 
 from threadx_core import settings, times
-from threadx_core.errors import ThreadXError
+from threadx_core.present import summary
+from threadx_pipeline import cli_support
+
+#: The top-level help, in plain words.
+DESCRIPTION = ("ThreadX: Bollinger/ATR mean-reversion research on Binance candles, as Dagster assets.\n"
+               "Every command reads threadx.toml (--config, else ./threadx.toml) and records its runs\n"
+               "in the Dagster instance at $DAGSTER_HOME (the project folder when unset).")
 
 
 def _dagster_home(project: Path) -> Path:
@@ -50,6 +56,7 @@ def _run(args: argparse.Namespace, symbols: list[str], month_labels: list[str], 
     from threadx_pipeline.instance import open_instance
 
     cfg, path = _load(args)
+    cli_support.ensure_warehouse(cfg.warehouse.root)
     os.environ["THREADX_CONFIG"] = str(path)  # the code server that launches the runs reads the same file
     home = _dagster_home(path.parent)
     print(f"settings: {path}\nDagster instance: {home}\n"
@@ -76,7 +83,18 @@ def _run(args: argparse.Namespace, symbols: list[str], month_labels: list[str], 
           f"reused (inputs and code unchanged)")
     for r in failed:
         print(f"  {r.symbol} {r.month}: {r.error}", file=sys.stderr)
+    _print_summary(cfg, symbols)
     return 0 if outcome.success else 1
+
+
+def _print_summary(cfg: settings.Settings, symbols: list[str]) -> None:
+    """The result table of ``symbols`` (``threadx_core.present.summary``) and where the reports are."""
+    table = summary.collect(cfg.warehouse.root, symbols, cfg.timeframes.sweep,
+                            objective=cfg.selection.objective, min_trades=cfg.selection.min_trades)
+    print(f"\nResult (selection: walk-forward latest, else full-period best; caution under "
+          f"{summary.MIN_OOS_MONTHS} out-of-sample months):\n{summary.render(table)}\nReports:")
+    for symbol in symbols:
+        print(f"  {symbol}: {cfg.warehouse.root / 'reports' / symbol}")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -89,8 +107,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from threadx_pipeline.research.leaderboard import ASSET as LEADERBOARD
 
     start = cfg.universe.start_month
-    if args.months < 1:
-        raise ValueError(f"--months must be at least 1, got {args.months}")
     last = times.month_label(times.parse_month(start) + times.MONTH * (args.months - 1))
     month_labels = month_range(cfg, start, last)
     code = _run(args, list(cfg.universe.symbols), month_labels, force=False, unpartitioned=(LEADERBOARD,))
@@ -114,12 +130,8 @@ def _leaderboard_line(root: Path, succeeded: bool) -> str:
 
 
 def _symbols(args: argparse.Namespace, cfg: settings.Settings) -> list[str]:
-    """``--symbols`` (default: every ``[universe]`` symbol); raises ``ValueError`` naming unknown ones."""
-    symbols = args.symbols.split(",") if args.symbols else list(cfg.universe.symbols)
-    unknown = [s for s in symbols if s not in cfg.universe.symbols]
-    if unknown:
-        raise ValueError(f"symbol(s) {unknown} are not in [universe] symbols {list(cfg.universe.symbols)}")
-    return symbols
+    """``--symbols`` (default: every ``[universe]`` symbol), checked by ``cli_support.symbols``."""
+    return cli_support.symbols(args.symbols, cfg.universe.symbols)
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
@@ -140,11 +152,9 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
 
     cfg, path = _load(args)
     symbols = _symbols(args, cfg)
-    for month in (args.first, args.last):
-        if month:
-            times.parse_month(month)
     if args.first and args.last:
         times.month_span(args.first, args.last)
+    cli_support.check_stored(cfg.warehouse.root, symbols, cfg.timeframes.sweep, args.first, args.last)
     home = _dagster_home(path.parent)
     print(f"settings: {path}\nDagster instance: {home}\n{FULL_PERIOD} of {len(symbols)} symbol(s) over "
           f"{args.first or 'the first stored month'}..{args.last or 'the last stored month'}")
@@ -157,6 +167,7 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
                 print(f"{o.symbol}: CSV {record.asset_materialization.metadata['csv'].value}")
             else:
                 print(f"{FULL_PERIOD} {o.symbol} failed: {o.error}", file=sys.stderr)
+    _print_summary(cfg, [o.symbol for o in outcomes if o.success])
     return 1 if any(not o.success for o in outcomes) else 0
 
 
@@ -235,12 +246,16 @@ def cmd_universe(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="threadx", description=__doc__.splitlines()[0])
+    parser = cli_support.Parser(prog="threadx", description=DESCRIPTION)
     parser.add_argument("--config", help="path of threadx.toml (default: ./threadx.toml)")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"threadx {cli_support.version()}")
+    parser.add_argument("--debug", action="store_true",
+                        help="print the traceback of an unexpected error (a bug) after its one line")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=cli_support.Parser)
 
     demo = sub.add_parser("demo", help="materialise the whole graph on synthetic data, offline")
-    demo.add_argument("--months", type=int, default=2, help="months from [universe] start_month (default 2)")
+    demo.add_argument("--months", type=cli_support.positive_int, default=2,
+                      help="months from [universe] start_month (default 2)")
     demo.set_defaults(func=cmd_demo)
 
     bf = sub.add_parser("backfill", help="materialise raw_1m and everything downstream for a range")
@@ -279,12 +294,9 @@ def main(argv: list[str] | None = None) -> int:
     universe = sub.add_parser("universe", help="select the symbol universe now (CoinGecko + Binance)")
     universe.set_defaults(func=cmd_universe)
 
+    cli_support.describe(parser, sub)
     args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except (ThreadXError, ValueError) as exc:  # a user error: its message alone, no traceback
-        print(f"threadx: {exc}", file=sys.stderr)
-        return 2
+    return cli_support.guarded(lambda: args.func(args), debug=args.debug)
 
 
 if __name__ == "__main__":
