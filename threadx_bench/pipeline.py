@@ -91,6 +91,7 @@ def core_work(cfg: settings.Settings, symbols: Sequence[str], month_labels: Sequ
     manager's validation; nothing is read from or written to disk."""
     from threadx_pipeline.research.featured import FEATURED_MODULES
     from threadx_pipeline.research.indicators import windows
+    from threadx_pipeline.warehouse import GAPS_TABLE
 
     out, source = CoreOutput(), sources.from_settings(cfg)
     grid, runs, tfs, gaps = cfg.sweep_grid(), cfg.featured(), cfg.timeframes.sweep, cfg.gaps
@@ -112,6 +113,7 @@ def core_work(cfg: settings.Settings, symbols: Sequence[str], month_labels: Sequ
             quality.unique_sorted(raw)
             quality.completeness(ingested.gaps, gaps.completeness_warn)
             out.partitions[("raw_1m", symbol, month)] = raw
+            out.partitions[(GAPS_TABLE, symbol, month)] = ingested.gaps.table()
             bars = {}
             for tf in cfg.timeframes.derive:
                 bars[tf] = validate_ohlcv(resample(raw, tf), f"{label} {tf}")

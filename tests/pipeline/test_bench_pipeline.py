@@ -38,9 +38,9 @@ def test_bench_pipeline_times_core_and_a_driven_backfill_and_finds_their_warehou
     assert backfill["x_core"] == pytest.approx(backfill["seconds"] / core["seconds"], rel=0.01)
     assert report["warehouses"] == {"equal": True, "reference": "core", "compared": ["in_process"],
                                     "files": report["warehouses"]["files"]}
-    # raw_1m, 8 ohlcv, 2 × (indicators, sweep), best_by_run, report, trades, the walk-forward and
-    # full-period frames, and best_by_run's exported trades
-    assert report["warehouses"]["files"] == 19
+    # raw_1m and its gap list, 8 ohlcv, 2 × (indicators, sweep), best_by_run, report, trades, the
+    # walk-forward and full-period frames, and best_by_run's exported trades
+    assert report["warehouses"]["files"] == 20
     assert {"cpu", "cores", "memory", "python", "os"} <= set(report["machine"])
     assert not (tmp_path / "home").exists(), "the bench wrote to the user's DAGSTER_HOME"
 
