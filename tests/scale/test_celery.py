@@ -56,4 +56,6 @@ def test_two_celery_workers_build_the_in_process_warehouse(tmp_path, postgres, d
         for symbol in SYMBOLS:
             assert job.execute_in_process(partition_key=key(symbol, MONTH), instance=local).success
     compared = kit.assert_same_warehouse(tmp_path / "celery" / "wh", tmp_path / "in_process" / "wh")
-    assert compared == 2 * 8
+    # per symbol: raw_1m and its gap list, ohlcv, indicators, sweep, best_by_run, the featured
+    # report and trades, best_by_run's exported trades
+    assert compared == 2 * 9
