@@ -30,19 +30,17 @@ from threadx_core.settings import Automation
 SENSOR = "threadx_automation"
 
 
-def follow_months(keys: Sequence[dg.AssetKey]) -> dg.AutomationCondition:
-    """The condition of a derived symbol × month asset (``keys``: those its definition produces
-    together): an input month updated (by a run that did not target the asset) or is requested on
-    this tick, since the asset was last requested or materialised, no input missing, nothing
-    upstream or of the asset in progress. Unlike ``eager()`` it reacts in every month, not only the
-    latest (a backfill of old ``raw_1m`` months is followed too), and never to a partition that
-    merely appears (the first of a month is the top-up's). The dependency on the definition's own
-    previous month (indicator caches, sweeps, featured runs, which read it themselves) is ignored:
-    a month is brought up to date by its inputs, not by the month before it being re-made (that
-    marks it stale in the UI instead)."""
-    own = dg.AssetSelection.assets(*keys)
-    return (dg.AutomationCondition.any_deps_updated().ignore(own).since_last_handled()
-            & ~dg.AutomationCondition.any_deps_missing().ignore(own)
+def follow_months(_keys: Sequence[dg.AssetKey]) -> dg.AutomationCondition:
+    """The condition of a derived symbol × month asset: an input month updated (by a run that did
+    not target the asset) or is requested on this tick, since the asset was last requested or
+    materialised, no input missing, nothing upstream or of the asset in progress. Unlike
+    ``eager()`` it reacts in every month, not only the latest (a backfill of old ``raw_1m`` months
+    is followed too), and never to a partition that merely appears (the first of a month is the
+    top-up's). The previous month a month continues (indicator warm-ups, carried positions) is read
+    by the asset's body, not declared, so it brings nothing here: a month is brought up to date by
+    its own inputs (docs/ARCHITECTURE.md, Asset graph)."""
+    return (dg.AutomationCondition.any_deps_updated().since_last_handled()
+            & ~dg.AutomationCondition.any_deps_missing()
             & ~dg.AutomationCondition.any_deps_in_progress()
             & ~dg.AutomationCondition.in_progress()).with_label("follow_months")
 

@@ -6,6 +6,7 @@ import warnings
 
 import dagster as dg
 import sqlalchemy.exc
+from dagster._core.storage.tags import BACKFILL_ID_TAG
 
 from threadx_core import times
 from threadx_core.settings import Settings
@@ -52,21 +53,6 @@ def month_range(settings: Settings, first: str | None, last: str | None) -> list
     return times.month_span(bounds["--from"], bounds["--to"])
 
 
-def previous_month() -> dg.MultiPartitionMapping:
-    """Same symbol, previous month: the order-only self-dependency of indicator caches. It keeps
-    indicators out of other assets' runs (so their bars are stored first) and marks later months
-    stale, but does not order a backfill's months (docs/ARCHITECTURE.md, Asset graph: the caches
-    are exact whatever the order). Being a self-dependency it never widens a backfill's target;
-    the previous month of the first partition does not exist and is left out."""
-    with warnings.catch_warnings():  # MultiPartitionMapping is "beta"; tested through Dagster
-        warnings.simplefilter("ignore", dg.BetaWarning)
-        return dg.MultiPartitionMapping({
-            "month": dg.DimensionPartitionMapping("month", dg.TimeWindowPartitionMapping(
-                start_offset=-1, end_offset=-1, allow_nonexistent_upstream_partitions=True)),
-            "symbol": dg.DimensionPartitionMapping("symbol", dg.IdentityPartitionMapping()),
-        })
-
-
 def every_month_of(assets: list[str]) -> dict[str, dg.AssetIn]:
     """Inputs of a per-symbol asset: every stored month of each symbol × month asset of
     ``assets`` (same symbol), handed over as a dict month → frame (``threadx/by_month``)."""
@@ -97,6 +83,25 @@ def step_keys(context: dg.AssetExecutionContext) -> list[tuple[str, str, str]]:
     single-partition run, a whole range in a backfill's run), symbol by symbol in calendar order:
     the order a month's warm-up needs (its previous month first)."""
     return sorted(((str(k), *split(k)) for k in context.partition_keys), key=lambda t: (t[1], t[2]))
+
+
+def earlier_in_backfill(context: dg.AssetExecutionContext) -> list[tuple[str, str]]:
+    """``(symbol, month)`` of each month that the run's backfill targets for this step's asset
+    and symbols before the step's first month of that symbol, in calendar order; empty outside a
+    backfill. A backfill whose range has no more months than symbols runs each month as a run of its
+    own, all at once (docs/ARCHITECTURE.md, Asset graph): such a month's run cannot count on the
+    earlier months' runs having stored them."""
+    backfill_id = context.run.tags.get(BACKFILL_ID_TAG)
+    backfill = context.instance.get_backfill(backfill_id) if backfill_id else None
+    data = backfill.asset_backfill_data if backfill is not None else None
+    targeted = data.target_subset.partitions_subsets_by_asset_key.get(context.asset_key) if data else None
+    if targeted is None:
+        return []
+    first: dict[str, str] = {}
+    for _, symbol, month in step_keys(context):
+        first.setdefault(symbol, month)
+    return sorted((symbol, month) for symbol, month in map(split, targeted.get_partition_keys())
+                  if symbol in first and month < first[symbol])
 
 
 #: Check-then-add rounds of :func:`register_symbols` before it gives up (each lost round means

@@ -7,20 +7,21 @@ partition's metadata; its checks run on the frames being stored and show in the 
 
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
-from threadx_core import storage
+from threadx_core import schema, storage
 from threadx_core.data import quality
-from threadx_core.data.ingest import ingest_month
+from threadx_core.data.ingest import IngestError, MonthIngest, ingest_month
 from threadx_core.data.resample import resample
-from threadx_core.research.provenance import modules_version
+from threadx_core.research.provenance import frame_version, modules_version
 from threadx_core.settings import Settings
 from threadx_pipeline.checks import check_result
 from threadx_pipeline.failures import explained
 from threadx_pipeline.market_data import GROUP, OWNERS
-from threadx_pipeline.partitions import SINGLE_RUN, step_keys
+from threadx_pipeline.partitions import SINGLE_RUN, earlier_in_backfill, step_keys
 from threadx_pipeline.pools import raw_pool
 from threadx_pipeline.resources import MarketDataResource
 from threadx_pipeline.warehouse import WarehouseResource
@@ -74,27 +75,45 @@ def build_raw_1m(settings: Settings, partitions_def: dg.PartitionsDefinition) ->
         number and ``first_gaps`` a preview of the first five."""
         frames, checks = {}, {"schema_valid": {}, "unique_sorted": {}, "completeness": {}}
         source = market.source()  # one client (HTTP session, retry policy) for every month of the step
+
+        def ingest(symbol: str, month: str) -> tuple[MonthIngest, float, Path]:
+            existing = _stored_month(warehouse, symbol, month, force=config.force, log=context.log.warning)
+            started = time.perf_counter()
+            result = ingest_month(source, symbol, month, existing=existing, now=market.now(),
+                                  force=config.force, fill=policy.fill,
+                                  max_fill_minutes=policy.max_fill_minutes)
+            elapsed = time.perf_counter() - started
+            context.log.info(f"{symbol} {month}: {result.action}, {result.fetched_rows} candles fetched, "
+                             f"{len(result.frame)} stored, {result.gaps.missing} minutes missing, "
+                             f"{elapsed:.2f} s")
+            if result.state == "empty":
+                context.log.warning(f"{symbol} {month}: no candle at the source (no trading: before a "
+                                    f"listing or after a delisting): stored as an empty month")
+            # Written before the partition itself (the IO manager writes it once the body
+            # returns), so a stored month's metadata never points at a missing list; a failed
+            # step leaves at worst a list newer than the month, replaced by the next run.
+            gap_list = warehouse.gaps(symbol, month)
+            storage.write_partition(result.gaps.table(), gap_list)
+            return result, elapsed, gap_list
+
+        first = {symbol: month for _, symbol, month in reversed(step_keys(context))}
+        for symbol, month in earlier_in_backfill(context):
+            # this run's months need them and their own runs may not have stored them yet
+            with explained("raw_1m", symbol, month):
+                try:
+                    result, _, _ = ingest(symbol, month)
+                except IngestError as error:
+                    raise IngestError(f"{error} (fetched first for {symbol} {first[symbol]} of this run, "
+                                      f"which continues it)") from None
+                if result.action != "skipped":
+                    storage.write_partition(result.frame, warehouse.partition("raw_1m", symbol, month))
+                    context.log.info(f"{symbol} {month}: stored ahead of its own run of this backfill "
+                                     f"(a month before this run's; its run re-uses it)")
         for partition, symbol, month in step_keys(context):
             with explained("raw_1m", symbol, month):
-                existing = _stored_month(warehouse, symbol, month, force=config.force,
-                                         log=context.log.warning)
-                started = time.perf_counter()
-                result = ingest_month(source, symbol, month, existing=existing, now=market.now(),
-                                      force=config.force, fill=policy.fill,
-                                      max_fill_minutes=policy.max_fill_minutes)
-                elapsed = time.perf_counter() - started
+                result, elapsed, gap_list = ingest(symbol, month)
                 frame, gaps = result.frame, result.gaps
-                context.log.info(f"{symbol} {month}: {result.action}, {result.fetched_rows} candles fetched, "
-                                 f"{len(frame)} stored, {gaps.missing} minutes missing, {elapsed:.2f} s")
-                if result.state == "empty":
-                    context.log.warning(f"{symbol} {month}: no candle at the source (no trading: before a "
-                                        f"listing or after a delisting): stored as an empty month")
                 completeness = quality.completeness(gaps, policy.completeness_warn)
-                # Written before the partition itself (the IO manager writes it once the body
-                # returns), so a stored month's metadata never points at a missing list; a failed
-                # step leaves at worst a list newer than the month, replaced by the next run.
-                gap_list = warehouse.gaps(symbol, month)
-                storage.write_partition(gaps.table(), gap_list)
                 context.add_asset_metadata({
                     "rows": len(frame), **_time_range(frame),
                     "source": frame.attrs.get("source", "-"), "action": result.action, "state": result.state,
@@ -135,11 +154,25 @@ def build_ohlcv(tf: str, partitions_def: dg.PartitionsDefinition) -> dg.AssetsDe
                               description=f"{tf} rebuilt from a finer timeframe equals {tf} built from 1m"),
         ],
     )
-    def ohlcv(context: dg.AssetExecutionContext, raw_1m: dict[str, pd.DataFrame]) -> Iterator:
+    def ohlcv(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+              raw_1m: dict[str, pd.DataFrame]) -> Iterator:
         """``raw_1m`` of each symbol-month of the step resampled to the asset's timeframe (bins
         aligned on UTC, each flagged ``complete`` or not), checked against the schema and against
         the same bars rebuilt from a finer timeframe."""
         frames, schema_ok, consistent = {}, {}, {}
+        for symbol, month in earlier_in_backfill(context):
+            # stored ahead by this run's raw_1m step when its own run had not stored it
+            with explained(name, symbol, month):
+                minutes = warehouse.read("raw_1m", symbol, month)
+                if minutes is None:
+                    continue
+                path = warehouse.partition(name, symbol, month)
+                frame = schema.validate_ohlcv(resample(minutes, tf), str(path))
+                stored = warehouse.read(name, symbol, month)
+                if stored is None or frame_version(stored) != frame_version(frame):
+                    storage.write_partition(frame, path)
+                    context.log.info(f"{symbol} {month}: {tf} bars stored ahead of their own run of this "
+                                     f"backfill (a month before this run's; its run re-makes the same)")
         for partition, symbol, month in step_keys(context):
             with explained(name, symbol, month):
                 minutes = raw_1m[partition]

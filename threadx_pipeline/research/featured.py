@@ -4,14 +4,14 @@ reference engine, each month continuing the previous month's runs.
 As for the sweeps (:mod:`threadx_pipeline.research.sweeps`), the body reads the previous month
 itself: from earlier in the step, else the warehouse; a previous month not stored yet, or made
 from other bars, is run again in memory first (featured runs are a few engine runs a month), never
-stored by this step (its own run stores the same). Unlike the sweeps', this previous month is not
-a declared dependency. Tried in Dagster 1.13: with a dependency of either key on the other's
-previous month, a backfill's target reaches month m + 1 for one key and not the other (a
-dependency across keys is followed, a self-dependency is not) and the UI's launch is refused;
-with each key on its own previous month only, automation turns one requested month into run
-requests for the month before it too (``get_requested_partitions`` of the evaluation: 2024-02 and
-2024-03 for a 2024-03 request). So the UI does not mark a later featured month stale; its run id
-(which names the month it continued) changes when a month before it is re-made."""
+stored by this step (its own run stores the same). Like the sweeps' and the indicator caches',
+this previous month is not a declared dependency. Tried in Dagster 1.13: with a dependency of
+either key on the other's previous month, a backfill's target reaches month m + 1 for one key and
+not the other (a dependency across keys is followed, a self-dependency is not) and the UI's launch
+is refused; with each key on its own previous month only, automation turns one requested month
+into run requests for the month before it too (``get_requested_partitions`` of the evaluation:
+2024-02 and 2024-03 for a 2024-03 request). The run id names the month it continued, so it
+changes when a month before it is re-made."""
 
 import json
 import time

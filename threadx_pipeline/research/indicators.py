@@ -1,20 +1,14 @@
 """``indicators_<tf>``: every window the grid needs, warmed up on the previous month.
 
-The previous month is read by the body, not through an input mapping (which would widen a
-backfill past the months asked for: docs/ARCHITECTURE.md, Asset graph): its bars and its cache
-come from earlier in the same step's calendar-ordered loop, or else from the warehouse, through
+The previous month is read by the body, not declared (a time-offset input would widen a backfill
+past the months asked for, a self-dependency would cost the backfill a layer: docs/ARCHITECTURE.md,
+Asset graph): its bars and its cache come from earlier in the same step's calendar-ordered loop,
+or else from the warehouse, through
 :func:`threadx_core.indicators.cache.chained_month_indicators`, which rebuilds in memory any
 earlier month whose cache is not stored yet. A month's cache is therefore the in-order chain's
-whatever order, and whichever runs, Dagster materialises the months in.
-
-The order-only self-dependency on the previous month does not order the months. What it does:
-it keeps indicators out of the runs of other assets (a self-dependent asset never shares a run
-with ohlcv, so every targeted ``ohlcv_<tf>`` month is stored before any indicators run starts)
-and marks later months stale in the UI when a month changes. What it does not: Dagster's asset
-backfill requests every targeted month of a self-dependent single-run asset in one tick (the
-previous month counts as satisfied by being in the same candidate subset) and groups the ranges
-along the dimension with fewer keys, so with no more months than symbols each month is a run of
-its own, and those runs go concurrently.
+whatever order, and whichever runs, Dagster materialises the months in: the bars of a backfill's
+earlier months are stored before this step reads them (by the run's ``raw_1m`` and
+``ohlcv_<tf>`` steps when those months are runs of their own).
 """
 
 import time
@@ -26,7 +20,7 @@ from threadx_core.indicators.cache import MonthReader, chained_month_indicators
 from threadx_core.research.provenance import modules_version
 from threadx_core.settings import Settings
 from threadx_pipeline.failures import explained
-from threadx_pipeline.partitions import SINGLE_RUN, previous_month, step_keys
+from threadx_pipeline.partitions import SINGLE_RUN, step_keys
 from threadx_pipeline.research import GROUP, OWNERS
 from threadx_pipeline.warehouse import WarehouseResource
 
@@ -61,8 +55,7 @@ def build_indicators(tf: str, settings: Settings,
         name=name, partitions_def=partitions_def, group_name=GROUP, owners=OWNERS,
         kinds={"numba", "parquet"}, code_version=modules_version(*INDICATOR_MODULES),
         backfill_policy=SINGLE_RUN,
-        ins={"ohlcv": dg.AssetIn(f"ohlcv_{tf}"),
-             "previous": dg.AssetIn(name, partition_mapping=previous_month(), dagster_type=dg.Nothing)},
+        ins={"ohlcv": dg.AssetIn(f"ohlcv_{tf}")},
         metadata={"timeframe": tf, "bb_periods": bb_periods,
                   "atr_windows": [f"{p} {m}" for p, m in atr_windows]},
     )

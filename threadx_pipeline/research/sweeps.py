@@ -3,12 +3,11 @@ previous month's run.
 
 Each month starts every combination from the state it ended the previous month in
 (:mod:`threadx_core.sweep.chained`): the months of a symbol are one continuous run, a position open
-at a month's end stays open into the next. The previous month is a declared dependency (the same
-symbol's previous month of this asset) so that re-materialising a month marks the later months
-stale; the body reads it from earlier in the step, else from the warehouse, and computes (and
-stores) a previous month that is not stored yet or was made from other bars, so a month's rows are
-the in-order chain's whatever order, and whichever runs, Dagster materialises the months in
-(docs/ARCHITECTURE.md, Asset graph).
+at a month's end stays open into the next. The previous month is not a declared dependency (it
+would cost every backfill a layer: docs/ARCHITECTURE.md, Asset graph); the body reads it from
+earlier in the step, else from the warehouse, and computes (and stores) a previous month that is
+not stored yet or was made from other bars, so a month's rows are the in-order chain's whatever
+order, and whichever runs, Dagster materialises the months in.
 
 A stored sweep whose run id (grid, input data versions, code version and the run id of the month
 it continued: docs/ARCHITECTURE.md, Selection and research) equals the one this run would make is
@@ -30,7 +29,7 @@ from threadx_core.settings import Settings
 from threadx_core.sweep import chained, stored
 from threadx_core.sweep.grid import Grid
 from threadx_pipeline.failures import explained
-from threadx_pipeline.partitions import SINGLE_RUN, previous_month, step_keys
+from threadx_pipeline.partitions import SINGLE_RUN, step_keys
 from threadx_pipeline.pools import sweep_pool
 from threadx_pipeline.research import GROUP, OWNERS
 from threadx_pipeline.research.indicators import reader, windows
@@ -53,8 +52,7 @@ def build_sweep(tf: str, settings: Settings, partitions_def: dg.PartitionsDefini
     @dg.asset(
         name=name, partitions_def=partitions_def, group_name=GROUP, owners=OWNERS,
         kinds={"numba", "parquet"}, code_version=code_version, backfill_policy=SINGLE_RUN,
-        ins={"ohlcv": dg.AssetIn(f"ohlcv_{tf}"), "indicators": dg.AssetIn(f"indicators_{tf}"),
-             "previous": dg.AssetIn(name, partition_mapping=previous_month(), dagster_type=dg.Nothing)},
+        ins={"ohlcv": dg.AssetIn(f"ohlcv_{tf}"), "indicators": dg.AssetIn(f"indicators_{tf}")},
         metadata={"timeframe": tf}, pool=sweep_pool(settings.device.mode),
     )
     def sweep(context: dg.AssetExecutionContext, devices: DeviceManagerResource, warehouse: WarehouseResource,
