@@ -85,16 +85,16 @@ def step_keys(context: dg.AssetExecutionContext) -> list[tuple[str, str, str]]:
     return sorted(((str(k), *split(k)) for k in context.partition_keys), key=lambda t: (t[1], t[2]))
 
 
-def earlier_in_backfill(context: dg.AssetExecutionContext) -> list[tuple[str, str]]:
-    """``(symbol, month)`` of each month that the run's backfill targets for this step's asset
-    and symbols before the step's first month of that symbol, in calendar order; empty outside a
+def earlier_in_backfill(context: dg.AssetExecutionContext, asset: dg.AssetKey) -> list[tuple[str, str]]:
+    """``(symbol, month)`` of each month that the run's backfill targets for ``asset`` and this step's
+    symbols before the step's first month of that symbol, in calendar order; empty outside a
     backfill. A backfill whose range has no more months than symbols runs each month as a run of its
     own, all at once (docs/ARCHITECTURE.md, Asset graph): such a month's run cannot count on the
     earlier months' runs having stored them."""
     backfill_id = context.run.tags.get(BACKFILL_ID_TAG)
     backfill = context.instance.get_backfill(backfill_id) if backfill_id else None
     data = backfill.asset_backfill_data if backfill is not None else None
-    targeted = data.target_subset.partitions_subsets_by_asset_key.get(context.asset_key) if data else None
+    targeted = data.target_subset.partitions_subsets_by_asset_key.get(asset) if data else None
     if targeted is None:
         return []
     first: dict[str, str] = {}

@@ -40,9 +40,10 @@ def materialize(path, instance, symbol, month, assets, *, now):
                                   asset_selection=[dg.AssetKey(a) for a in assets])
 
 
-def materialization(result, asset, node=None):
-    events = result.asset_materializations_for_node(node or asset)
-    (event,) = [e for e in events if e.asset_key == dg.AssetKey(asset)]
+def materialization(result, asset):
+    """The metadata of ``asset``'s one materialisation in ``result``, whichever step made it."""
+    (event,) = [e.step_materialization_data.materialization for e in result.get_asset_materialization_events()
+                if e.asset_key == dg.AssetKey(asset)]
     return {k: v.value for k, v in event.metadata.items()}
 
 

@@ -70,8 +70,8 @@ def test_an_input_that_cannot_be_read_fails_the_reading_step_in_one_line(project
     result = materialize(project, instance, "BTCUSDT", "2024-01", ["ohlcv_1h"], now="2024-03-01T00:00:00Z")
     assert not result.success
     line = root_cause(instance, result.run_id)
-    assert line.startswith(f"ohlcv_1h BTCUSDT 2024-01: partition file {corrupt} is corrupt ("), line
+    assert line.startswith(f"ohlcv BTCUSDT 2024-01: partition file {corrupt} is corrupt ("), line
     failure = _step_failure(instance, result.run_id).user_failure_data
     metadata = {k: v.value for k, v in failure.metadata.items()}
-    assert metadata == {"asset": "ohlcv_1h", "symbol": "BTCUSDT", "month": "2024-01",
+    assert metadata == {"asset": "ohlcv", "symbol": "BTCUSDT", "month": "2024-01",
                         "error": "CorruptPartitionError"}

@@ -80,7 +80,7 @@ def test_a_sweep_step_waits_for_the_cpu_slot_another_run_holds(tmp_path):
             assert not [e for e in sweep_events() if e.is_dagster_event
                         and e.dagster_event_type == dg.DagsterEventType.STEP_START]
             done = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_SUCCESS)
-            assert {"raw_1m", "ohlcv_1h", "indicators_1h"} <= {e.step_key for e in done}
+            assert {"raw_1m", "ohlcv", "indicators_1h"} <= {e.step_key for e in done}
         finally:
             storage.free_concurrency_slot_for_step("other-run", "sweep_1h")  # the other run's sweep ends
             worker.join(DEADLINE_S)

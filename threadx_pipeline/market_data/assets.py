@@ -97,7 +97,7 @@ def build_raw_1m(settings: Settings, partitions_def: dg.PartitionsDefinition) ->
             return result, elapsed, gap_list
 
         first = {symbol: month for _, symbol, month in reversed(step_keys(context))}
-        for symbol, month in earlier_in_backfill(context):
+        for symbol, month in earlier_in_backfill(context, RAW):
             # this run's months need them and their own runs may not have stored them yet
             with explained("raw_1m", symbol, month):
                 try:
@@ -138,69 +138,84 @@ def build_raw_1m(settings: Settings, partitions_def: dg.PartitionsDefinition) ->
     return raw_1m
 
 
-def build_ohlcv(tf: str, partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
-    """The ``ohlcv_<tf>`` asset: ``raw_1m`` resampled to ``tf`` (docs/ARCHITECTURE.md, Data contracts)."""
-    name = f"ohlcv_{tf}"
-
-    @dg.asset(
-        name=name, partitions_def=partitions_def, group_name=GROUP, owners=OWNERS,
-        kinds={"pandas", "parquet"}, code_version=modules_version("threadx_core.data.resample"),
-        backfill_policy=SINGLE_RUN, ins={"raw_1m": dg.AssetIn("raw_1m")},
+def build_ohlcv(tfs: list[str], partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    """The ``ohlcv_<tf>`` assets, one per ``tfs``: ``raw_1m`` resampled (docs/ARCHITECTURE.md, Data
+    contracts). One step makes them all — it reads the step's candles once, and a backfill's run
+    has one step instead of one per timeframe — and any subset of them (the UI, a selection)."""
+    outs = {f"ohlcv_{tf}": dg.AssetOut(
+        group_name=GROUP, owners=OWNERS, kinds={"pandas", "parquet"}, is_required=False,
+        code_version=modules_version("threadx_core.data.resample"),
         metadata={"threadx/schema": "ohlcv", "timeframe": tf},
-        check_specs=[
-            dg.AssetCheckSpec("schema_valid", asset=name,
-                              description="pandera ohlcv schema: dtypes, prices > 0, OHLC coherence"),
-            dg.AssetCheckSpec("resample_consistency", asset=name,
-                              description=f"{tf} rebuilt from a finer timeframe equals {tf} built from 1m"),
-        ],
-    )
+        description=f"raw_1m resampled to {tf} bars (bins aligned on UTC, each flagged complete or not)")
+        for tf in tfs}
+    checks = [spec for tf in tfs for spec in (
+        dg.AssetCheckSpec("schema_valid", asset=f"ohlcv_{tf}",
+                          description="pandera ohlcv schema: dtypes, prices > 0, OHLC coherence"),
+        dg.AssetCheckSpec("resample_consistency", asset=f"ohlcv_{tf}",
+                          description=f"{tf} rebuilt from a finer timeframe equals {tf} built from 1m"))]
+
+    @dg.multi_asset(name="ohlcv", partitions_def=partitions_def, outs=outs, check_specs=checks,
+                    ins={"raw_1m": dg.AssetIn("raw_1m")}, backfill_policy=SINGLE_RUN, can_subset=True)
     def ohlcv(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
               raw_1m: dict[str, pd.DataFrame]) -> Iterator:
-        """``raw_1m`` of each symbol-month of the step resampled to the asset's timeframe (bins
-        aligned on UTC, each flagged ``complete`` or not), checked against the schema and against
-        the same bars rebuilt from a finer timeframe."""
-        frames, schema_ok, consistent = {}, {}, {}
-        for symbol, month in earlier_in_backfill(context):
-            # stored ahead by this run's raw_1m step when its own run had not stored it
-            with explained(name, symbol, month):
-                minutes = warehouse.read("raw_1m", symbol, month)
-                if minutes is None:
-                    continue
-                path = warehouse.partition(name, symbol, month)
-                frame = schema.validate_ohlcv(resample(minutes, tf), str(path))
-                stored = warehouse.read(name, symbol, month)
-                if stored is None or frame_version(stored) != frame_version(frame):
-                    storage.write_partition(frame, path)
-                    context.log.info(f"{symbol} {month}: {tf} bars stored ahead of their own run of this "
-                                     f"backfill (a month before this run's; its run re-makes the same)")
-        for partition, symbol, month in step_keys(context):
-            with explained(name, symbol, month):
-                minutes = raw_1m[partition]
-                started = time.perf_counter()
-                frame = resample(minutes, tf)
-                elapsed = time.perf_counter() - started
-                incomplete = int((~frame["complete"]).sum())
-                context.log.info(f"{symbol} {month}: {len(minutes)} candles → {len(frame)} {tf} bars "
-                                 f"({incomplete} incomplete) in {elapsed:.3f} s")
-                context.add_asset_metadata({
-                    "rows": len(frame), **_time_range(frame), "timeframe": tf, "empty": frame.empty,
-                    "incomplete_bins": incomplete, "elapsed_s": round(elapsed, 4),
-                }, partition_key=partition)
-                label = f"{symbol} {month}"
-                frames[partition] = frame
-                schema_ok[label] = quality.schema_valid(frame, "ohlcv", f"{label} {tf}")
-                consistent[label] = quality.resample_consistency(minutes, frame, tf)
-        yield dg.Output(frames)
-        yield check_result("schema_valid", name, schema_ok)
-        yield check_result("resample_consistency", name, consistent)
+        """``raw_1m`` of each symbol-month of the step resampled to each selected timeframe,
+        checked against the schema and against the same bars rebuilt from a finer timeframe."""
+        selected = {key.to_user_string() for key in context.selected_asset_keys}
+        for tf in tfs:
+            name = f"ohlcv_{tf}"
+            if name in selected:
+                yield from _resampled(context, warehouse, raw_1m, tf)
 
     return ohlcv
 
 
+def _resampled(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+               raw_1m: dict[str, pd.DataFrame], tf: str) -> Iterator:
+    """``ohlcv_<tf>`` of the step's partitions (output, metadata, checks), the backfill's earlier
+    months stored first (:func:`threadx_pipeline.partitions.earlier_in_backfill`)."""
+    name = f"ohlcv_{tf}"
+    frames, schema_ok, consistent = {}, {}, {}
+    for symbol, month in earlier_in_backfill(context, dg.AssetKey(name)):
+        # stored ahead by this run's raw_1m step when its own run had not stored it
+        with explained(name, symbol, month):
+            minutes = warehouse.read("raw_1m", symbol, month)
+            if minutes is None:
+                continue
+            path = warehouse.partition(name, symbol, month)
+            frame = schema.validate_ohlcv(resample(minutes, tf), str(path))
+            stored = warehouse.read(name, symbol, month)
+            if stored is None or frame_version(stored) != frame_version(frame):
+                storage.write_partition(frame, path)
+                context.log.info(f"{symbol} {month}: {tf} bars stored ahead of their own run of this "
+                                 f"backfill (a month before this run's; its run re-makes the same)")
+    for partition, symbol, month in step_keys(context):
+        with explained(name, symbol, month):
+            minutes = raw_1m[partition]
+            started = time.perf_counter()
+            frame = resample(minutes, tf)
+            elapsed = time.perf_counter() - started
+            incomplete = int((~frame["complete"]).sum())
+            context.log.info(f"{symbol} {month}: {len(minutes)} candles → {len(frame)} {tf} bars "
+                             f"({incomplete} incomplete) in {elapsed:.3f} s")
+            context.add_asset_metadata({
+                "rows": len(frame), **_time_range(frame), "timeframe": tf, "empty": frame.empty,
+                "incomplete_bins": incomplete, "elapsed_s": round(elapsed, 4),
+            }, asset_key=name, partition_key=partition)
+            label = f"{symbol} {month}"
+            frames[partition] = frame
+            schema_ok[label] = quality.schema_valid(frame, "ohlcv", f"{label} {tf}")
+            consistent[label] = quality.resample_consistency(minutes, frame, tf)
+    yield dg.Output(frames, output_name=name)
+    wanted = context.selected_asset_check_keys
+    for check, outcomes in (("schema_valid", schema_ok), ("resample_consistency", consistent)):
+        if dg.AssetCheckKey(dg.AssetKey(name), check) in wanted:
+            yield check_result(check, name, outcomes)
+
+
 def build(settings: Settings, partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
-    """``raw_1m`` and one ``ohlcv_<tf>`` per ``[timeframes] derive`` entry."""
+    """``raw_1m`` and the ``ohlcv_<tf>`` of every ``[timeframes] derive`` entry."""
     return [build_raw_1m(settings, partitions_def),
-            *(build_ohlcv(tf, partitions_def) for tf in settings.timeframes.derive)]
+            build_ohlcv(list(settings.timeframes.derive), partitions_def)]
 
 
 def _stored_month(warehouse: WarehouseResource, symbol: str, month: str, *, force: bool,

@@ -36,7 +36,7 @@ def test_indicator_cache_equals_whole_series_across_months_and_report_reconciles
     np.testing.assert_array_equal(cache[atr_column(30, "wilder")].to_numpy(),
                                   indicators.atr(high, low, close, 30, "wilder")[feb])
 
-    report = materialization(february, "backtest_report", node="backtest_report")
+    report = materialization(february, "backtest_report")
     png = base64.b64decode(re.search(r"base64,([A-Za-z0-9+/=]+)\)", report["chart"]).group(1))
     assert png.startswith(b"\x89PNG") and len(png) < 200_000
     assert "| run | n_trades |" in report["metrics"]

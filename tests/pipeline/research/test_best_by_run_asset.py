@@ -95,7 +95,7 @@ def test_best_by_run_shows_and_exports_the_selection_price_chart(materialised):
 
 def test_each_featured_month_shows_and_exports_a_price_chart_per_timeframe(materialised):
     path, february, _ = materialised
-    meta = materialization(february, "backtest_report", node="backtest_report")
+    meta = materialization(february, "backtest_report")
     folder = path.parent / "wh" / "reports" / "BTCUSDT" / "2024-02"
     assert [p.name for p in folder.glob("backtest_report_price_*.png")] == ["backtest_report_price_1h.png"]
     png = (folder / "backtest_report_price_1h.png").read_bytes()
