@@ -61,7 +61,7 @@ def test_a_month_before_the_listing_is_stored_empty_and_every_asset_of_it_says_s
         assert january.success
         assert materialization(january, "raw_1m")["state"] == "empty"
         for asset, key in MONTH_ASSETS.items():
-            meta = materialization(january, asset, "backtest_report" if asset == "backtest_trades" else None)
+            meta = materialization(january, asset)
             assert meta[key] == (0 if key == "rows" else True), (asset, meta)
         assert any("BTCUSDT 2024-01: no candle at the source" in w for w in warnings(instance, january))
         february = run(path, instance, "BTCUSDT", "2024-02", now=now)
