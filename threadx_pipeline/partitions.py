@@ -30,6 +30,12 @@ def symbol_month(settings: Settings) -> dg.MultiPartitionsDefinition:
 #: Every symbol × month asset: a backfill over a range runs as one run per symbol (per month when
 #: the range has no more months than symbols), whose steps loop over the range in calendar order.
 SINGLE_RUN = dg.BackfillPolicy.single_run()
+#: ``best_by_run``'s: the same runs (one range per run: no backfill range comes near the limit),
+#: but a policy other than its inputs', so Dagster runs it in the backfill's second layer, beside
+#: the per-symbol reports, rather than at the end of the month graph's runs. The backfill daemon
+#: starts a layer only on its fixed 30 s tick: with the selection's charts moved there, each of the
+#: two layers fits in one tick on a small machine (docs/ARCHITECTURE.md, Asset graph).
+AFTER_SWEEPS = dg.BackfillPolicy.multi_run(max_partitions_per_run=100_000)
 # the policy is "beta" as an asset parameter; tested through Dagster here (tests/pipeline)
 warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
 

@@ -11,7 +11,7 @@ from threadx_core.research.provenance import SWEEP_MODULES, modules_version
 from threadx_core.settings import Settings
 from threadx_pipeline.failures import explained
 from threadx_pipeline.metadata import image
-from threadx_pipeline.partitions import SINGLE_RUN, step_keys
+from threadx_pipeline.partitions import AFTER_SWEEPS, step_keys
 from threadx_pipeline.research import GROUP, OWNERS
 from threadx_pipeline.warehouse import WarehouseResource
 
@@ -64,7 +64,7 @@ def build_best_by_run(settings: Settings, partitions_def: dg.PartitionsDefinitio
 
     @dg.asset(name="best_by_run", partitions_def=partitions_def, group_name=GROUP, owners=OWNERS,
               kinds={"pandas", "parquet"}, code_version=modules_version(*SELECTION_MODULES), ins=ins,
-              backfill_policy=SINGLE_RUN)
+              backfill_policy=AFTER_SWEEPS)
     def best_by_run(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                     **frames: dict[str, pd.DataFrame]) -> dg.Output:
         """The ``top_k`` combinations by ``[selection] objective`` (min-trades filter, metric
