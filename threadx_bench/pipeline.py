@@ -11,8 +11,9 @@ Cases, each in a fresh temporary project folder, warehouse and ``DAGSTER_HOME`` 
   process as ``threadx backfill`` drives it when no daemon runs, ``[execution] executor =
   "in_process"``; seconds from the backfill's submission to its end;
 * ``daemon``: the same backfill run by a real ``dagster-daemon run`` subprocess (started and healthy
-  before the submission); its backfill daemon ticks every 30 s, fixed in Dagster, and each layer of
-  the backfill waits for a tick, so this case takes ~90 s whatever the work;
+  before the submission); its backfill daemon ticks every 30 s, fixed in Dagster: the backfill
+  starts on a tick, each of its two layers takes at least one, so this case takes ~90 s however
+  little the work (docs/BENCHMARKS.md);
 * ``celery``: the same backfill driven by this process with ``executor = "celery"``: a PostgreSQL
   started on loopback holds the instance, the broker and the results, and two Celery workers
   (``--concurrency 1`` each) run the steps; skipped, with the reason, where PostgreSQL is not
