@@ -36,6 +36,10 @@ SINGLE_RUN = dg.BackfillPolicy.single_run()
 #: starts a layer only on its fixed 30 s tick: with the selection's charts moved there, each of the
 #: two layers fits in one tick on a small machine (docs/ARCHITECTURE.md, Asset graph).
 AFTER_SWEEPS = dg.BackfillPolicy.multi_run(max_partitions_per_run=100_000)
+# A job over every month asset (the top-up's) mixes the two; Dagster then gives the job's own
+# backfills AFTER_SWEEPS, whose runs are SINGLE_RUN's, and warns at every code load: said here once.
+warnings.filterwarnings("ignore", message="Asset job .* materializes assets with varying BackfillPolicies",
+                        category=UserWarning)
 # the policy is "beta" as an asset parameter; tested through Dagster here (tests/pipeline)
 warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
 
