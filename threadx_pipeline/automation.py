@@ -21,7 +21,7 @@ partition.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import dagster as dg
 
@@ -30,7 +30,7 @@ from threadx_core.settings import Automation
 SENSOR = "threadx_automation"
 
 
-def follow_months(_keys: Sequence[dg.AssetKey]) -> dg.AutomationCondition:
+def follow_months() -> dg.AutomationCondition:
     """The condition of a derived symbol × month asset: an input month updated (by a run that did
     not target the asset) or is requested on this tick, since the asset was last requested or
     materialised, no input missing, nothing upstream or of the asset in progress. Unlike
@@ -45,7 +45,7 @@ def follow_months(_keys: Sequence[dg.AssetKey]) -> dg.AutomationCondition:
             & ~dg.AutomationCondition.in_progress()).with_label("follow_months")
 
 
-def follow_symbol(_keys: Sequence[dg.AssetKey]) -> dg.AutomationCondition:
+def follow_symbol() -> dg.AutomationCondition:
     """The condition of a per-symbol report: a month of the symbol's sweeps updated, or is
     requested on this tick, since the report was last requested or materialised; waits while a
     month of the symbol (or the report) is in progress. Months never stored are not waited for:
@@ -53,7 +53,7 @@ def follow_symbol(_keys: Sequence[dg.AssetKey]) -> dg.AutomationCondition:
     return _updated_then_quiet("follow_symbol")
 
 
-def follow_reports(_keys: Sequence[dg.AssetKey]) -> dg.AutomationCondition:
+def follow_reports() -> dg.AutomationCondition:
     """The condition of the ``leaderboard``: a symbol's ``walk_forward`` or ``full_period`` updated
     since the leaderboard was last requested or materialised; waits while any report (of any
     symbol) or the leaderboard is in progress, so the reports of several symbols refreshed by one
@@ -70,10 +70,9 @@ def _updated_then_quiet(label: str) -> dg.AutomationCondition:
 
 
 def automate(asset: dg.AssetsDefinition,
-             condition: Callable[[Sequence[dg.AssetKey]], dg.AutomationCondition]) -> dg.AssetsDefinition:
-    """``asset`` with ``condition(its keys)`` on every asset key it defines."""
-    keys = sorted(asset.keys)
-    return asset.map_asset_specs(lambda spec: spec.replace_attributes(automation_condition=condition(keys)))
+             condition: Callable[[], dg.AutomationCondition]) -> dg.AssetsDefinition:
+    """``asset`` with ``condition()`` on every asset key it defines."""
+    return asset.map_asset_specs(lambda spec: spec.replace_attributes(automation_condition=condition()))
 
 
 def build_sensor(settings: Automation) -> dg.AutomationConditionSensorDefinition:

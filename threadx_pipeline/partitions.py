@@ -95,23 +95,34 @@ def step_keys(context: dg.AssetExecutionContext) -> list[tuple[str, str, str]]:
     return sorted(((str(k), *split(k)) for k in context.partition_keys), key=lambda t: (t[1], t[2]))
 
 
-def earlier_in_backfill(context: dg.AssetExecutionContext, asset: dg.AssetKey) -> list[tuple[str, str]]:
-    """``(symbol, month)`` of each month that the run's backfill targets for ``asset`` and this step's
-    symbols before the step's first month of that symbol, in calendar order; empty outside a
-    backfill. A backfill whose range has no more months than symbols runs each month as a run of its
-    own, all at once (docs/ARCHITECTURE.md, Asset graph): such a month's run cannot count on the
-    earlier months' runs having stored them."""
-    backfill_id = context.run.tags.get(BACKFILL_ID_TAG)
-    backfill = context.instance.get_backfill(backfill_id) if backfill_id else None
-    data = backfill.asset_backfill_data if backfill is not None else None
-    targeted = data.target_subset.partitions_subsets_by_asset_key.get(asset) if data else None
-    if targeted is None:
-        return []
+def first_months(context: dg.AssetExecutionContext) -> dict[str, str]:
+    """Symbol → the first month of it that the step materialises."""
     first: dict[str, str] = {}
     for _, symbol, month in step_keys(context):
         first.setdefault(symbol, month)
-    return sorted((symbol, month) for symbol, month in map(split, targeted.get_partition_keys())
-                  if symbol in first and month < first[symbol])
+    return first
+
+
+def earlier_in_backfill(context: dg.AssetExecutionContext,
+                        assets: list[dg.AssetKey]) -> dict[dg.AssetKey, list[tuple[str, str]]]:
+    """Per asset of ``assets``: ``(symbol, month)`` of each month that the run's backfill targets
+    for it and this step's symbols before the step's first month of that symbol, in calendar order;
+    empty outside a backfill (one read of the backfill for them all). A backfill whose range has no
+    more months than symbols runs each month as a run of its own, all at once
+    (docs/ARCHITECTURE.md, Asset graph): such a month's run cannot count on the earlier months'
+    runs having stored them."""
+    backfill_id = context.run.tags.get(BACKFILL_ID_TAG)
+    backfill = context.instance.get_backfill(backfill_id) if backfill_id else None
+    data = backfill.asset_backfill_data if backfill is not None else None
+    targeted = data.target_subset.partitions_subsets_by_asset_key if data else {}
+    first = first_months(context)
+
+    def before_the_step(asset: dg.AssetKey) -> list[tuple[str, str]]:
+        keys = targeted[asset].get_partition_keys() if asset in targeted else []
+        return sorted((symbol, month) for symbol, month in map(split, keys)
+                      if symbol in first and month < first[symbol])
+
+    return {asset: before_the_step(asset) for asset in assets}
 
 
 #: Check-then-add rounds of :func:`register_symbols` before it gives up (each lost round means

@@ -21,7 +21,7 @@ from threadx_core.settings import Settings
 from threadx_pipeline.checks import check_result
 from threadx_pipeline.failures import explained
 from threadx_pipeline.market_data import GROUP, OWNERS
-from threadx_pipeline.partitions import SINGLE_RUN, earlier_in_backfill, step_keys
+from threadx_pipeline.partitions import SINGLE_RUN, earlier_in_backfill, first_months, step_keys
 from threadx_pipeline.pools import raw_pool
 from threadx_pipeline.resources import MarketDataResource
 from threadx_pipeline.warehouse import WarehouseResource
@@ -96,8 +96,8 @@ def build_raw_1m(settings: Settings, partitions_def: dg.PartitionsDefinition) ->
             storage.write_partition(result.gaps.table(), gap_list)
             return result, elapsed, gap_list
 
-        first = {symbol: month for _, symbol, month in reversed(step_keys(context))}
-        for symbol, month in earlier_in_backfill(context, RAW):
+        first = first_months(context)
+        for symbol, month in earlier_in_backfill(context, [RAW])[RAW]:
             # this run's months need them and their own runs may not have stored them yet
             with explained("raw_1m", symbol, month):
                 try:
@@ -160,22 +160,22 @@ def build_ohlcv(tfs: list[str], partitions_def: dg.PartitionsDefinition) -> dg.A
               raw_1m: dict[str, pd.DataFrame]) -> Iterator:
         """``raw_1m`` of each symbol-month of the step resampled to each selected timeframe,
         checked against the schema and against the same bars rebuilt from a finer timeframe."""
-        selected = {key.to_user_string() for key in context.selected_asset_keys}
-        for tf in tfs:
-            name = f"ohlcv_{tf}"
-            if name in selected:
-                yield from _resampled(context, warehouse, raw_1m, tf)
+        keys = {tf: dg.AssetKey(f"ohlcv_{tf}") for tf in tfs}
+        selected = {tf: key for tf, key in keys.items() if key in context.selected_asset_keys}
+        earlier = earlier_in_backfill(context, list(selected.values()))
+        for tf, key in selected.items():
+            yield from _resampled(context, warehouse, raw_1m, tf, earlier[key])
 
     return ohlcv
 
 
 def _resampled(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
-               raw_1m: dict[str, pd.DataFrame], tf: str) -> Iterator:
-    """``ohlcv_<tf>`` of the step's partitions (output, metadata, checks), the backfill's earlier
-    months stored first (:func:`threadx_pipeline.partitions.earlier_in_backfill`)."""
+               raw_1m: dict[str, pd.DataFrame], tf: str, earlier: list[tuple[str, str]]) -> Iterator:
+    """``ohlcv_<tf>`` of the step's partitions (output, metadata, checks), the backfill's
+    ``earlier`` months stored first (:func:`threadx_pipeline.partitions.earlier_in_backfill`)."""
     name = f"ohlcv_{tf}"
     frames, schema_ok, consistent = {}, {}, {}
-    for symbol, month in earlier_in_backfill(context, dg.AssetKey(name)):
+    for symbol, month in earlier:
         # stored ahead by this run's raw_1m step when its own run had not stored it
         with explained(name, symbol, month):
             minutes = warehouse.read("raw_1m", symbol, month)
