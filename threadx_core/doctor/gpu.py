@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from threadx_core.doctor import sweep_probe
 from threadx_core.doctor.report import GIB, Check
-from threadx_core.sweep import devices
+from threadx_core.sweep import devices, parity
 
 #: The modes that need a GPU: without one they fail (``devices.resolve``).
 GPU_MODES = ("gpu", "multi-gpu")
@@ -113,7 +113,7 @@ def check_parity(index: int) -> Check:
         return Check.error(name, f"CUDA and CPU kernels disagree on the tiny sweep: {differs}")
     return Check.ok(name, f"CUDA sweep kernel ran and agrees with the CPU on {len(sweep_probe.GRID)} "
                     f"combinations × {len(sweep_probe.bars())} bars ({int(cpu.results['n_trades'].sum())} "
-                    f"trades, rtol {sweep_probe.RTOL:g})")
+                    f"trades, rtol {parity.RTOL:g})")
 
 
 def check_cupy() -> Check:

@@ -17,12 +17,11 @@ import pandas as pd
 
 from threadx_core import data
 from threadx_core.engine import Params
-from threadx_core.metrics import INT_KEYS, OUTPUT_KEYS
-from threadx_core.sweep import Grid
+from threadx_core.metrics import OUTPUT_KEYS
+from threadx_core.sweep import Grid, parity
 from threadx_core.sweep.run import SweepOutput, run_with_daily
 
 GRID = Grid({"bb_period": [5, 10], "bb_std": [1.0, 2.0]}, Params(max_hold_bars=6))
-RTOL = 1e-9
 
 
 @functools.cache
@@ -46,10 +45,8 @@ def on_gpu(index: int) -> SweepOutput:
 
 
 def disagreement(gpu: SweepOutput, cpu: SweepOutput) -> str | None:
-    """How ``gpu``'s metrics differ from ``cpu``'s beyond the contract, None when they agree."""
-    for key in OUTPUT_KEYS:
-        a, b = gpu.results[key].to_numpy(), cpu.results[key].to_numpy()
-        exact = key in INT_KEYS or a.dtype == bool
-        if not (np.array_equal(a, b) if exact else np.allclose(a, b, rtol=RTOL, atol=0, equal_nan=True)):
-            return f"{key}: GPU {a.tolist()} vs CPU {b.tolist()}"
-    return None
+    """How ``gpu``'s metrics differ from ``cpu``'s beyond the contract
+    (:mod:`threadx_core.sweep.parity`), None when they agree."""
+    columns = list(OUTPUT_KEYS)
+    return parity.metric_disagreement(gpu.results[columns].to_numpy(np.float64),
+                                      cpu.results[columns].to_numpy(np.float64))

@@ -59,6 +59,6 @@ def test_the_kernel_check_holds_the_gpu_to_the_cpu_by_the_contract():
 
     assert sweep_probe.disagreement(gpu_with("sharpe", lambda s: s * (1 + 1e-12)), cpu) is None
     off = sweep_probe.disagreement(gpu_with("sharpe", lambda s: s * (1 + 1e-6)), cpu)
-    assert off.startswith("sharpe: GPU")
+    assert off.startswith("sharpe differs at row 0: ")
     trades = sweep_probe.disagreement(gpu_with("n_trades", lambda s: s + 1), cpu)
-    assert trades.startswith("n_trades: GPU [") and "vs CPU [" in trades
+    assert trades.startswith("n_trades differs at row 0: ") and f"of {len(cpu.results)})" in trades

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.core.sweep.kit import base_params, grid_axes
 from threadx_core import metrics, sweep
 from threadx_core.data import resample, synthetic
 from threadx_core.engine import Params, backtest, simulate
@@ -50,21 +51,7 @@ def assert_matches(results: pd.DataFrame, frame: pd.DataFrame, grid: Grid, warmu
                                    equal_nan=True, err_msg=str(params))
 
 
-base_params = st.builds(
-    Params, atr_method=st.sampled_from(["wilder", "ema", "sma"]), trailing=st.booleans(),
-    take_profit=st.sampled_from(["mid", "none"]), max_hold_bars=st.integers(0, 6),
-    allow_short=st.booleans(), risk_per_trade=st.floats(0.005, 0.5), leverage=st.floats(0.5, 5.0),
-    fee_bps=st.floats(0.0, 30.0), slippage_bps=st.floats(0.0, 20.0),
-    fill=st.sampled_from(["next_open", "close"]),
-)
-axes = st.fixed_dictionaries({
-    "bb_period": st.lists(st.integers(2, 12), min_size=1, max_size=2, unique=True),
-    "bb_std": st.lists(st.floats(0.5, 2.5), min_size=1, max_size=2, unique=True),
-    "atr_period": st.lists(st.integers(1, 8), min_size=1, max_size=2, unique=True),
-    "atr_mult": st.lists(st.floats(0.5, 3.0), min_size=1, max_size=2, unique=True),
-    "fill": st.sampled_from([["next_open"], ["close"], ["next_open", "close"]]),
-})
-cases = st.tuples(st.integers(2, 220), st.integers(0, 2**32 - 1), base_params, axes)
+cases = st.tuples(st.integers(2, 220), st.integers(0, 2**32 - 1), base_params, grid_axes())
 
 
 @SETTINGS

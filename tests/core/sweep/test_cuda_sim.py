@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from threadx_bench import gpu_check
+
 ROOT = Path(__file__).resolve().parents[3]
 
 PARITY = """
@@ -81,6 +83,7 @@ print(json.dumps({
 """
 
 PTX = """
+import json
 from types import SimpleNamespace
 import numba.cuda.dispatcher as dispatcher
 from numba import cuda, types
@@ -90,11 +93,18 @@ dispatcher.get_current_device = lambda: SimpleNamespace(compute_capability=(8, 0
 from threadx_core.sweep import cuda as sweep_cuda
 
 vector, matrix, rows = types.float64[::1], types.float64[:, ::1], types.int64[::1]
-args = (vector,) * 4 + (matrix,) * 3 + (rows, rows, matrix, rows, matrix) \\
+args = (vector,) * 4 + (matrix,) * 3 + (rows, rows, matrix) + (rows,) * 4 + (matrix,) \\
     + (types.float64,) * 2 + (types.boolean,) + (types.int64,) * 2 + (matrix,) * 3
-ptx, _ = cuda.compile_ptx(sweep_cuda.sweep_kernel.py_func, args, cc=(8, 0))
-print(len(ptx), ".entry" in ptx)
+entries = {}
+for name in sweep_cuda.KERNELS:
+    ptx, _ = cuda.compile_ptx(sweep_cuda.kernel(name).py_func, args, cc=(8, 0))
+    entries[name] = ".entry" in ptx
+print(json.dumps(entries))
 """
+
+#: The parity properties of test_cuda_parity.py, on the simulator, in a process of their own.
+PARITY_PROPERTIES = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                     "tests/core/sweep/test_cuda_parity.py"]
 
 
 def python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -128,4 +138,49 @@ def test_cuda_kernel_compiles_to_ptx_for_a_real_gpu() -> None:
     if done.returncode != 0 and "CudaSupportError" in done.stderr:
         pytest.skip("compile_ptx needs a CUDA driver here")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split()[1] == "True"
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"plain": True, "jump": True}
+
+
+def test_the_gpu_parity_properties_hold_on_the_simulator() -> None:
+    """test_cuda_parity.py is what scripts/gpu_check.sh runs on a real GPU; here it runs on the
+    simulator, so that it is known to run (and its kernels to agree) before any GPU does."""
+    environment = {k: v for k, v in os.environ.items() if k != "THREADX_GPU_EXAMPLES"}
+    done = subprocess.run(PARITY_PROPERTIES, cwd=ROOT, env=environment | {"NUMBA_ENABLE_CUDASIM": "1"},
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "3 passed" in done.stdout and "skipped" not in done.stdout
+
+
+def test_the_gpu_check_runs_end_to_end_on_the_simulator(tmp_path: Path) -> None:
+    """scripts/gpu_check.sh --quick: every stage, every variant timed next to the CPU baseline
+    and agreeing with it, the report written where $OUT says."""
+    environment = {k: v for k, v in os.environ.items() if k != "THREADX_GPU_EXAMPLES"} | {
+        "NUMBA_ENABLE_CUDASIM": "1", "OUT": str(tmp_path), "PYTHON": sys.executable,
+        "THREADX_WHEELS": str(tmp_path / "no-wheels")}
+    done = subprocess.run(["bash", "scripts/gpu_check.sh", "--quick"], cwd=ROOT, env=environment,
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert report["ok"] and report["environment"]["auto"] == ["gpu:0"]
+    assert report["parity"]["ok"] and report["parity"]["summary"].startswith("3 passed")
+    assert {(r["kernel"], r["max_registers"]) for r in report["compiled"]} == {
+        (name, registers) for name, registers, _ in gpu_check.VARIANTS}
+    assert list(report["timings"]) == list(gpu_check.QUICK_CASES)
+    for case in report["timings"].values():
+        assert case["cpu"]["bar_combos_per_s"] > 0 and not case["skipped"]
+        timed = [(r["kernel"], r["max_registers"], r["block"]) for r in case["gpu"]]
+        assert timed == list(gpu_check.VARIANTS)
+        assert all(r["agrees"] and r["kernel_s"] > 0 and r["bar_combos_per_s"] > 0 for r in case["gpu"])
+    assert done.stdout.strip().splitlines()[-1].startswith("OK: parity 3 passed")
+
+
+def test_the_gpu_check_fails_where_there_is_no_gpu(tmp_path: Path) -> None:
+    """Without a GPU the check says so and exits 1: it never reports the CPU fallback as a GPU."""
+    done = python("import sys; from threadx_bench import gpu_check; "
+                  f"sys.exit(gpu_check.main(['--quick', '--out', {str(tmp_path)!r}]))")
+    if done.returncode == 0:
+        pytest.skip("this machine has a usable CUDA GPU")
+    assert done.returncode == 1, done.stderr
+    assert "FAILED: no usable CUDA GPU: device 'auto' resolves to the CPU" in done.stdout
+    report = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert report["ok"] is False and report["environment"]["auto"] == ["cpu"]
