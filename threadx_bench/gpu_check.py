@@ -129,22 +129,19 @@ def environment() -> dict[str, Any]:
 
 
 def compiled(layout: Layout) -> list[dict[str, Any]]:
-    """Registers and local memory per thread of each variant, compiled by a 2-combination
-    launch on ``layout`` (stage 2; None on the simulator, which has neither)."""
+    """Registers and local memory per thread of each variant, and the seconds to compile it and
+    launch it on 2 combinations of ``layout`` (stage 2; None on the simulator, which has
+    neither)."""
     from threadx_core.sweep import cuda as sweep_cuda
 
     rows = []
     for name, registers, _ in dict.fromkeys((n, r, 0) for n, r, _ in VARIANTS):
-        sweep = sweep_cuda.GpuSweep(layout, 0, name, max_registers=registers)
         began = time.perf_counter()
+        sweep = sweep_cuda.GpuSweep(layout, 0, name, max_registers=registers)
         sweep.run(0, min(2, layout.n_combos))
         row = {"kernel": name, "max_registers": registers,
-               "first_launch_s": round(time.perf_counter() - began, 2)}
-        try:
-            row |= {"registers": sweep.kernel.get_regs_per_thread(),
-                    "local_bytes": sweep.kernel.get_local_mem_per_thread()}
-        except (AttributeError, NotImplementedError):  # the simulator
-            row |= {"registers": None, "local_bytes": None}
+               "first_launch_s": round(time.perf_counter() - began, 2),
+               **(sweep.resources or {"registers": None, "local_bytes": None})}
         rows.append(row)
     return rows
 

@@ -11,8 +11,16 @@ Two kernels, the same rules:
   enumerates combinations with the band setting outermost, so the threads of a warp mostly
   share their crosses and jump together; they part while some hold a position.
 
-Results agree with the CPU to rounding: the CUDA compiler fuses multiply-adds, so the contract is
-:mod:`threadx_core.sweep.parity`'s (trade counts exactly, every metric to 1e-9 relative).
+Both are compiled with exact arithmetic (:func:`exact_arithmetic`): NVVM, the CUDA compiler,
+fuses ``a·b + c`` into one fused multiply-add by default, which rounds once instead of twice, and
+the strategy has exact ties (an entry filled at the close marks the equity back to the cash it
+had, a drawdown ends when the equity is back at its peak) that one rounding more or less
+breaks: the CPU kernel compiled with LLVM's contraction, tried on random markets, changed a
+``max_drawdown_duration`` from 24 to 21 bars and a carried count of non-zero returns within a few
+examples. Without contraction the GPU runs the CPU's operations in the CPU's order, IEEE
+rounded (division and square root included); only the libdevice ``pow`` of CAGR differs from
+the CPU's by an ulp. The contract is :mod:`threadx_core.sweep.parity`'s (trade counts exactly,
+every metric to 1e-9 relative).
 Which kernel is faster on a given GPU, and at which register cap, is measured by
 ``scripts/gpu_check.sh`` (docs/BENCHMARKS.md); :data:`DEFAULT_KERNEL` is the one sweeps use.
 
@@ -23,13 +31,17 @@ simulator (small inputs only).
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import importlib.util
 import math
 import time
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import numpy as np
-from numba import config, cuda
+from numba import config, cuda, types
+from numba.core.compiler_lock import global_compiler_lock
 
 from threadx_core import metrics
 from threadx_core.sweep.cpu import combo_fast_nb, combo_nb, combo_params
@@ -41,6 +53,37 @@ BLOCK = 128
 KERNELS = ("plain", "jump")
 #: The kernel sweeps use.
 DEFAULT_KERNEL = "plain"
+_VECTOR, _MATRIX, _ROWS = types.float64[::1], types.float64[:, ::1], types.int64[::1]
+#: The kernels' argument types, in order: open/high/low/close, middle/sigma/atr, bb_row,
+#: atr_row, scalars, signal_row/signal_start/signal_bars, day_end, carried, bars_per_year,
+#: elapsed_minutes, close_end, start, stop, out/daily/end (:class:`Layout`'s C-contiguous arrays).
+SIGNATURE = ((_VECTOR,) * 4 + (_MATRIX,) * 3 + (_ROWS, _ROWS, _MATRIX) + (_ROWS,) * 4 + (_MATRIX,)
+             + (types.float64, types.float64, types.boolean, types.int64, types.int64)
+             + (_MATRIX,) * 3)
+#: numba-cuda links through nvJitLink with link-time optimisation when it can; its code
+#: generation is then nvJitLink's, with its own contraction default: link PTX instead.
+_LINK = {"lto": False} if importlib.util.find_spec("numba_cuda") else {}
+
+
+@contextlib.contextmanager
+def exact_arithmetic() -> Iterator[None]:
+    """Within: Numba's CUDA target compiles with NVVM's ``-fma=0`` (no contraction of multiplies
+    and adds into fused multiply-adds; module docstring). Numba has no option for it (its
+    ``fastmath`` only turns contraction on), so NVVM's entry point is wrapped, under Numba's
+    compiler lock, for the compilations made inside."""
+    from numba.cuda.cudadrv import nvvm
+
+    original = nvvm.compile_ir
+
+    def compile_ir(llvmir: Any, **options: Any) -> Any:
+        return original(llvmir, **{**options, "fma": False})
+
+    with global_compiler_lock:
+        nvvm.compile_ir = compile_ir
+        try:
+            yield
+        finally:
+            nvvm.compile_ir = original
 
 
 def _body(jump: bool) -> Any:
@@ -78,16 +121,28 @@ def _body(jump: bool) -> Any:
 
 @functools.cache
 def kernel(name: str = DEFAULT_KERNEL, max_registers: int | None = None) -> Any:
-    """The CUDA kernel ``name`` of :data:`KERNELS` (compiled at its first launch), with at most
+    """The CUDA kernel ``name`` of :data:`KERNELS` for :data:`SIGNATURE`, with at most
     ``max_registers`` registers per thread (None: the compiler's choice; fewer registers, more
-    threads resident per multiprocessor, but spills). Raises ``ValueError`` for an unknown
-    name."""
+    threads resident per multiprocessor, but spills). Compiled here, for the current device,
+    with :func:`exact_arithmetic` (so it needs a device or the simulator); it compiles nothing
+    else later. Raises ``ValueError`` for an unknown name."""
     if name not in KERNELS:
         raise ValueError(f"CUDA kernel must be one of {', '.join(KERNELS)}, got {name!r}")
-    # The simulator has no registers (and its jit no such option).
-    simulated = config.ENABLE_CUDASIM
-    options = {} if max_registers is None or simulated else {"max_registers": int(max_registers)}
-    return cuda.jit(**options)(_body(name == "jump"))
+    if config.ENABLE_CUDASIM:  # the simulator runs Python: no registers, no compiler options
+        return cuda.jit(_body(name == "jump"))
+    options = _LINK if max_registers is None else {**_LINK, "max_registers": int(max_registers)}
+    with exact_arithmetic():
+        compiled = cuda.jit(types.void(*SIGNATURE), **options)(_body(name == "jump"))
+        compiled.get_regs_per_thread()  # generate the PTX and machine code now, inside
+    return compiled
+
+
+def ptx(name: str, cc: tuple[int, int]) -> str:
+    """The PTX of kernel ``name`` for compute capability ``cc``, compiled as :func:`kernel`
+    compiles it (no device needed: for reading what the compiler made)."""
+    with exact_arithmetic():
+        code, _ = cuda.compile_ptx(_body(name == "jump"), SIGNATURE, cc=cc)
+    return code
 
 
 class GpuTiming(NamedTuple):
@@ -101,14 +156,16 @@ class GpuTiming(NamedTuple):
 class GpuSweep:
     """A layout resident on GPU ``index``: the shared arrays are copied once at construction
     (``upload_s`` seconds); :meth:`run` launches ``kernel_name`` (:data:`KERNELS`, with
-    ``max_registers``, ``block`` threads per block) for a range of combinations. Raises Numba's
-    CUDA errors (no device, out of memory, …) as they come."""
+    ``max_registers``, ``block`` threads per block) for a range of combinations; ``resources``
+    says the kernel's registers and local bytes per thread. Raises Numba's CUDA errors (no
+    device, out of memory, …) as they come."""
 
     def __init__(self, layout: Layout, index: int, kernel_name: str = DEFAULT_KERNEL, *,
                  max_registers: int | None = None, block: int = BLOCK) -> None:
         self.layout, self.index, self.block = layout, index, block
-        self.kernel = kernel(kernel_name, max_registers)
         with cuda.gpus[index]:
+            self.kernel = kernel(kernel_name, max_registers)
+            self.resources = self._resources()
             began = time.perf_counter()
             self.arrays = [cuda.to_device(a) for a in (
                 layout.open, layout.high, layout.low, layout.close, layout.middle, layout.sigma,
@@ -116,6 +173,16 @@ class GpuSweep:
                 layout.signal_start, layout.signal_bars, layout.day_end, layout.start)]
             cuda.synchronize()
             self.upload_s = time.perf_counter() - began
+
+    def _resources(self) -> dict[str, int] | None:
+        """Registers and local memory (spills) per thread of the kernel on this device, its
+        machine code generated here if not yet (exactly: :func:`exact_arithmetic`); None on the
+        simulator."""
+        if config.ENABLE_CUDASIM:
+            return None
+        with exact_arithmetic():
+            registers = self.kernel.get_regs_per_thread()
+        return {"registers": int(registers), "local_bytes": int(self.kernel.get_local_mem_per_thread())}
 
     def run(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Metrics ``(stop − start, len(OUTPUT_KEYS))``, daily returns ``(stop − start, days)``

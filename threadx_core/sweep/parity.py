@@ -1,8 +1,10 @@
 """When two kernels' results agree (docs/ARCHITECTURE.md, Sweeps and devices): the contract
 between the CPU and the GPU sweep kernels.
 
-The CPU kernel reproduces the reference engine bit for bit. The CUDA compiler fuses
-multiply-adds (one rounding instead of two), so GPU results differ by rounding: the contract is
+The CPU kernel reproduces the reference engine bit for bit. The CUDA kernels run the same
+operations without fused multiply-adds (:func:`threadx_core.sweep.cuda.exact_arithmetic`), but
+the GPU's ``pow`` is not the CPU's, and a later change of compiler could round differently: the
+contract is
 
 * integer metrics (:data:`metrics.INT_KEYS`, ``n_trades`` among them) and flags: exactly equal;
 * every other value (metrics, daily returns, carried states): ``|gpu − cpu| ≤ ATOL + RTOL·|cpu|``
@@ -39,7 +41,8 @@ def metric_disagreement(got: np.ndarray, want: np.ndarray) -> str | None:
 
 def disagreement(got: Sequence[np.ndarray], want: Sequence[np.ndarray]) -> str | None:
     """:func:`metric_disagreement` of the first arrays of two kernel outputs ``(metrics, daily,
-    end states)``, then the others (daily returns, carried end states) value by value."""
+    end states)``, then the others (daily returns, carried end states ``(m,
+    len(carry.COLUMNS))``) value by value."""
     problem = metric_disagreement(got[0], want[0])
     for name, a, b in zip(("daily", "end state"), got[1:], want[1:], strict=True):
         if problem:
