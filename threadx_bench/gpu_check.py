@@ -48,12 +48,14 @@ from threadx_core.sweep.devices import available_gpus, resolve
 from threadx_core.sweep.layout import Layout
 
 ROOT = Path(__file__).resolve().parents[1]
-#: Kernel variants timed: (kernel, max_registers, threads a block). 174–184 registers a thread
-#: (ptxas, sm_90) leave 11 warps a multiprocessor: 128-thread blocks fit 2 (8 warps), 32-thread
-#: blocks 11; a 128-register cap fits 16 warps but spills.
-VARIANTS: tuple[tuple[str, int | None, int], ...] = (
-    ("plain", None, 128), ("plain", None, 32), ("jump", None, 128), ("jump", None, 32),
-    ("plain", 128, 64), ("jump", 128, 64),
+#: Kernel variants timed: (kernel, max_registers, threads a block, time-major matrices). 174–184
+#: registers a thread (ptxas, sm_90) leave 11 warps a multiprocessor: 128-thread blocks fit 2 (8
+#: warps), 32-thread blocks 11; a 128-register cap fits 16 warps but spills. The first is what
+#: sweeps run (cuda.DEFAULT_KERNEL, BLOCK): the baseline of the GPU rows.
+VARIANTS: tuple[tuple[str, int | None, int, bool], ...] = (
+    ("plain", None, 128, False), ("plain", None, 32, False), ("jump", None, 128, False),
+    ("jump", None, 32, False), ("plain", 128, 64, False), ("jump", 128, 64, False),
+    ("plain", None, 32, True), ("jump", None, 32, True),
 )
 #: Cases: name → (first day, end day, grid mapping or None for the reference grid).
 CASES = {
@@ -106,6 +108,8 @@ def environment() -> dict[str, Any]:
         "python": platform.python_version(), "numpy": np.__version__,
         "pandas": _version("pandas"), "numba": numba.__version__,
         "numba_cuda": _version("numba-cuda"), "cuda_bindings": _version("cuda-bindings"),
+        "cuda_toolkit": _version("cuda-toolkit"),
+        "nvjitlink": _version("nvidia-nvjitlink") or _version("nvidia-nvjitlink-cu12"),
         "simulator": bool(numba.config.ENABLE_CUDASIM),
         "auto": [d.label for d in resolve("auto")], "gpus": [],
     }
@@ -115,6 +119,12 @@ def environment() -> dict[str, Any]:
             found["runtime"] = ".".join(map(str, cuda.runtime.get_version()))
         except Exception as exc:  # no driver: the check fails on "auto" below, saying why here
             found["driver"] = f"unavailable ({type(exc).__name__}: {str(exc).strip()[:200]})"
+        try:
+            from numba.cuda.cudadrv import nvvm
+
+            found["nvvm"] = ".".join(map(str, nvvm.NVVM().get_version()))
+        except Exception as exc:  # the kernels cannot compile: the parity stage will say how
+            found["nvvm"] = f"unavailable ({type(exc).__name__}: {str(exc).strip()[:200]})"
     for index, name in available_gpus():
         gpu = cuda.gpus[index]
         info = {"index": index, "name": name,
@@ -135,11 +145,11 @@ def compiled(layout: Layout) -> list[dict[str, Any]]:
     from threadx_core.sweep import cuda as sweep_cuda
 
     rows = []
-    for name, registers, _ in dict.fromkeys((n, r, 0) for n, r, _ in VARIANTS):
+    for name, registers, time_major in dict.fromkeys((n, r, t) for n, r, _, t in VARIANTS):
         began = time.perf_counter()
-        sweep = sweep_cuda.GpuSweep(layout, 0, name, max_registers=registers)
+        sweep = sweep_cuda.GpuSweep(layout, 0, name, max_registers=registers, time_major=time_major)
         sweep.run(0, min(2, layout.n_combos))
-        row = {"kernel": name, "max_registers": registers,
+        row = {"kernel": name, "max_registers": registers, "time_major": time_major,
                "first_launch_s": round(time.perf_counter() - began, 2),
                **(sweep.resources or {"registers": None, "local_bytes": None})}
         rows.append(row)
@@ -159,20 +169,21 @@ def parity_tests(examples: int) -> dict[str, Any]:
             "output_tail": "\n".join(lines[-40:]) + done.stderr[-2000:]}
 
 
-def timed(layout: Layout, variant: tuple[str, int | None, int], repeats: int,
+def timed(layout: Layout, variant: tuple[str, int | None, int, bool], repeats: int,
           want: tuple[np.ndarray, ...]) -> dict[str, Any]:
     """One variant on ``layout``: best of ``repeats`` full launches, and its parity."""
     from threadx_core.sweep import cuda as sweep_cuda
 
-    name, registers, block = variant
-    sweep = sweep_cuda.GpuSweep(layout, 0, name, max_registers=registers, block=block)
+    name, registers, block, time_major = variant
+    sweep = sweep_cuda.GpuSweep(layout, 0, name, max_registers=registers, block=block,
+                                time_major=time_major)
     sweep.run(0, min(2, layout.n_combos))  # compile (or reuse), warm the device up
     best = None
     for _ in range(repeats):
         rows, timing = sweep.run_timed(0, layout.n_combos)
         best = timing if best is None or timing.kernel_s < best.kernel_s else best
     problem = parity.disagreement(rows, want)
-    return {"kernel": name, "max_registers": registers, "block": block,
+    return {"kernel": name, "max_registers": registers, "block": block, "time_major": time_major,
             "upload_s": round(sweep.upload_s, 4), "kernel_s": round(best.kernel_s, 4),
             "download_s": round(best.download_s, 4),
             "bar_combos_per_s": round(layout.n_bars * layout.n_combos / best.kernel_s),
@@ -199,8 +210,7 @@ def timings(cases: dict[str, tuple[str, str, dict[str, Any] | None]], repeats: i
         for variant in VARIANTS:
             left = deadline - time.monotonic()
             if case == YEAR:
-                month = next(r for r in results[MONTH]["gpu"] if r["kernel"] == variant[0]
-                             and r["max_registers"] == variant[1] and r["block"] == variant[2])
+                month = next(r for r in results[MONTH]["gpu"] if _variant(r) == variant)
                 predicted = month["kernel_s"] * scale * repeats
                 if predicted > left:
                     entry["skipped"].append(f"{variant}: predicted {predicted:.0f} s > {left:.0f} s left")
@@ -213,18 +223,24 @@ def timings(cases: dict[str, tuple[str, str, dict[str, Any] | None]], repeats: i
     return results
 
 
+def _variant(row: dict[str, Any]) -> tuple[str, int | None, int, bool]:
+    """The :data:`VARIANTS` entry a timing row measured."""
+    return row["kernel"], row["max_registers"], row["block"], row["time_major"]
+
+
 def table(results: dict[str, Any]) -> str:
     """The timings as a short text table (the run's last lines)."""
-    lines = [f"{'case':<34} {'variant':<18} {'kernel s':>9} {'up s':>7} {'down s':>7} "
+    lines = [f"{'case':<34} {'variant':<22} {'kernel s':>9} {'up s':>7} {'down s':>7} "
              f"{'bar-comb/s':>10} parity"]
     for case, entry in results.items():
         label = f"{case} ({entry['combinations']}×{entry['bars']})"
         cpu_row = entry["cpu"]
-        lines.append(f"{label:<34} {'cpu ×' + str(cpu_row['threads']):<18} {cpu_row['kernel_s']:>9.3f} "
+        lines.append(f"{label:<34} {'cpu ×' + str(cpu_row['threads']):<22} {cpu_row['kernel_s']:>9.3f} "
                      f"{'':>7} {'':>7} {cpu_row['bar_combos_per_s']:>10.3g} baseline")
         for row in entry["gpu"]:
-            variant = f"{row['kernel']}/r{row['max_registers'] or '-'}/b{row['block']}"
-            lines.append(f"{'':<34} {variant:<18} {row['kernel_s']:>9.3f} {row['upload_s']:>7.3f} "
+            variant = (f"{row['kernel']}/r{row['max_registers'] or '-'}/b{row['block']}/"
+                       f"{'time' if row['time_major'] else 'rows'}")
+            lines.append(f"{'':<34} {variant:<22} {row['kernel_s']:>9.3f} {row['upload_s']:>7.3f} "
                          f"{row['download_s']:>7.3f} {row['bar_combos_per_s']:>10.3g} "
                          f"{'ok' if row['agrees'] else 'DIFFERS'}")
         lines += [f"{'':<34} skipped {s}" for s in entry["skipped"]]

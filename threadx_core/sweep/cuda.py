@@ -60,6 +60,7 @@ _VECTOR, _MATRIX, _ROWS = types.float64[::1], types.float64[:, ::1], types.int64
 SIGNATURE = ((_VECTOR,) * 4 + (_MATRIX,) * 3 + (_ROWS, _ROWS, _MATRIX) + (_ROWS,) * 4 + (_MATRIX,)
              + (types.float64, types.float64, types.boolean, types.int64, types.int64)
              + (_MATRIX,) * 3)
+_VOID = types.void(*SIGNATURE)
 #: numba-cuda links through nvJitLink with link-time optimisation when it can; its code
 #: generation is then nvJitLink's, with its own contraction default: link PTX instead.
 _LINK = {"lto": False} if importlib.util.find_spec("numba_cuda") else {}
@@ -86,13 +87,16 @@ def exact_arithmetic() -> Iterator[None]:
             nvvm.compile_ir = original
 
 
-def _body(jump: bool) -> Any:
-    """The kernel function of ``jump`` (a closure constant: Numba compiles one branch only).
+def _body(jump: bool, time_major: bool) -> Any:
+    """The kernel function of ``jump`` and ``time_major`` (closure constants: Numba compiles one
+    branch of each).
 
     Thread ``j`` runs combination ``i = start + j`` (if < ``stop``) from its row of ``carried``
     into row ``j`` of ``out`` ``(stop − start, 21)``, ``daily`` ``(stop − start, d)`` and ``end``
     (its carried state at the window's end); the jump kernel reads its crosses
-    ``signal_bars[signal_start[s]:signal_start[s + 1]]``, ``s = signal_row[i]``."""
+    ``signal_bars[signal_start[s]:signal_start[s + 1]]``, ``s = signal_row[i]``. ``time_major``:
+    ``middle``/``sigma``/``atr`` are ``(bars, windows)`` (the layout's matrices transposed), so
+    the threads of a warp, reading one bar of several windows, read neighbouring addresses."""
 
     def sweep(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray,
               middle: np.ndarray, sigma: np.ndarray, atr: np.ndarray, bb_row: np.ndarray,
@@ -104,15 +108,19 @@ def _body(jump: bool) -> Any:
         i = start + j
         if i < stop:
             b, a = bb_row[i], atr_row[i]
+            if time_major:
+                mid, sd, tr = middle[:, b], sigma[:, b], atr[:, a]
+            else:
+                mid, sd, tr = middle[b], sigma[b], atr[a]
             if jump:
                 s = signal_row[i]
-                combo_fast_nb(open_, high, low, close, middle[b], sigma[b], atr[a], scalars[i, 0],
+                combo_fast_nb(open_, high, low, close, mid, sd, tr, scalars[i, 0],
                               combo_params(scalars, i),
                               signal_bars[signal_start[s]:signal_start[s + 1]], day_end,
                               bars_per_year, elapsed_minutes, carried[i], close_end, out[j],
                               daily[j], end[j])
             else:
-                combo_nb(open_, high, low, close, middle[b], sigma[b], atr[a], scalars[i, 0],
+                combo_nb(open_, high, low, close, mid, sd, tr, scalars[i, 0],
                          combo_params(scalars, i), day_end, bars_per_year, elapsed_minutes,
                          carried[i], close_end, out[j], daily[j], end[j])
 
@@ -120,28 +128,30 @@ def _body(jump: bool) -> Any:
 
 
 @functools.cache
-def kernel(name: str = DEFAULT_KERNEL, max_registers: int | None = None) -> Any:
+def kernel(name: str = DEFAULT_KERNEL, max_registers: int | None = None,
+           time_major: bool = False) -> Any:
     """The CUDA kernel ``name`` of :data:`KERNELS` for :data:`SIGNATURE`, with at most
     ``max_registers`` registers per thread (None: the compiler's choice; fewer registers, more
-    threads resident per multiprocessor, but spills). Compiled here, for the current device,
+    threads resident per multiprocessor, but spills), reading time-major indicator matrices when
+    ``time_major`` (:func:`_body`). Compiled here, for the current device,
     with :func:`exact_arithmetic` (so it needs a device or the simulator); it compiles nothing
     else later. Raises ``ValueError`` for an unknown name."""
     if name not in KERNELS:
         raise ValueError(f"CUDA kernel must be one of {', '.join(KERNELS)}, got {name!r}")
     if config.ENABLE_CUDASIM:  # the simulator runs Python: no registers, no compiler options
-        return cuda.jit(_body(name == "jump"))
+        return cuda.jit(_body(name == "jump", time_major))
     options = _LINK if max_registers is None else {**_LINK, "max_registers": int(max_registers)}
     with exact_arithmetic():
-        compiled = cuda.jit(types.void(*SIGNATURE), **options)(_body(name == "jump"))
-        compiled.get_regs_per_thread()  # generate the PTX and machine code now, inside
+        compiled = cuda.jit(_VOID, **options)(_body(name == "jump", time_major))
+        compiled.get_regs_per_thread(_VOID)  # generate the PTX and machine code now, inside
     return compiled
 
 
-def ptx(name: str, cc: tuple[int, int]) -> str:
+def ptx(name: str, cc: tuple[int, int], time_major: bool = False) -> str:
     """The PTX of kernel ``name`` for compute capability ``cc``, compiled as :func:`kernel`
     compiles it (no device needed: for reading what the compiler made)."""
     with exact_arithmetic():
-        code, _ = cuda.compile_ptx(_body(name == "jump"), SIGNATURE, cc=cc)
+        code, _ = cuda.compile_ptx(_body(name == "jump", time_major), SIGNATURE, cc=cc)
     return code
 
 
@@ -155,22 +165,27 @@ class GpuTiming(NamedTuple):
 
 class GpuSweep:
     """A layout resident on GPU ``index``: the shared arrays are copied once at construction
-    (``upload_s`` seconds); :meth:`run` launches ``kernel_name`` (:data:`KERNELS`, with
-    ``max_registers``, ``block`` threads per block) for a range of combinations; ``resources``
-    says the kernel's registers and local bytes per thread. Raises Numba's CUDA errors (no
-    device, out of memory, …) as they come."""
+    (``upload_s`` seconds; the indicator matrices transposed when ``time_major``); :meth:`run`
+    launches ``kernel_name`` (:data:`KERNELS`, with ``max_registers``, ``block`` threads per
+    block) for a range of combinations; ``resources`` says the kernel's registers and local
+    bytes per thread. Raises Numba's CUDA errors (no device, out of memory, …) as they come."""
 
     def __init__(self, layout: Layout, index: int, kernel_name: str = DEFAULT_KERNEL, *,
-                 max_registers: int | None = None, block: int = BLOCK) -> None:
+                 max_registers: int | None = None, block: int = BLOCK,
+                 time_major: bool = False) -> None:
         self.layout, self.index, self.block = layout, index, block
+        matrices = [layout.middle, layout.sigma, layout.atr]
+        if time_major:
+            matrices = [m.T for m in matrices]
         with cuda.gpus[index]:
-            self.kernel = kernel(kernel_name, max_registers)
+            self.kernel = kernel(kernel_name, max_registers, time_major)
             self.resources = self._resources()
             began = time.perf_counter()
-            self.arrays = [cuda.to_device(a) for a in (
-                layout.open, layout.high, layout.low, layout.close, layout.middle, layout.sigma,
-                layout.atr, layout.bb_row, layout.atr_row, layout.scalars, layout.signal_row,
-                layout.signal_start, layout.signal_bars, layout.day_end, layout.start)]
+            # C-contiguous, as SIGNATURE says (a transposed or sliced view would not match).
+            self.arrays = [cuda.to_device(np.ascontiguousarray(a)) for a in (
+                layout.open, layout.high, layout.low, layout.close, *matrices, layout.bb_row,
+                layout.atr_row, layout.scalars, layout.signal_row, layout.signal_start,
+                layout.signal_bars, layout.day_end, layout.start)]
             cuda.synchronize()
             self.upload_s = time.perf_counter() - began
 
@@ -181,8 +196,9 @@ class GpuSweep:
         if config.ENABLE_CUDASIM:
             return None
         with exact_arithmetic():
-            registers = self.kernel.get_regs_per_thread()
-        return {"registers": int(registers), "local_bytes": int(self.kernel.get_local_mem_per_thread())}
+            registers = self.kernel.get_regs_per_thread(_VOID)
+        return {"registers": int(registers),
+                "local_bytes": int(self.kernel.get_local_mem_per_thread(_VOID))}
 
     def run(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Metrics ``(stop − start, len(OUTPUT_KEYS))``, daily returns ``(stop − start, days)``

@@ -40,9 +40,10 @@ EXAMPLES = int(os.environ.get("THREADX_GPU_EXAMPLES", "12" if SIMULATED else "40
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=SIMULATED)
 #: Largest market (bars) and values per grid axis drawn.
 MAX_BARS, MAX_VALUES = (120, 2) if SIMULATED else (6_000, 4)
-#: Every kernel, and the jump kernel squeezed to 64 registers (spilling: local memory).
 TRADES = OUTPUT_KEYS.index("n_trades")
-VARIANTS = [(name, None) for name in cuda.KERNELS] + [("jump", 64)]
+#: (kernel, max_registers, time-major matrices): every kernel on both matrix layouts, one squeezed
+#: to 64 registers (spilling to local memory).
+VARIANTS = [("plain", None, False), ("jump", None, False), ("plain", None, True), ("jump", 64, True)]
 
 markets = st.one_of(
     st.builds(fat_tailed_walk, st.integers(30, MAX_BARS), st.integers(0, 2**32 - 1),
@@ -51,9 +52,11 @@ markets = st.one_of(
 )
 
 
-def on_gpu(layout: Layout, name: str, registers: int | None, start: int,
+def on_gpu(layout: Layout, variant: tuple[str, int | None, bool], start: int,
            stop: int) -> tuple[np.ndarray, ...]:
-    return cuda.GpuSweep(layout, 0, name, max_registers=registers).run(start, stop)
+    name, registers, time_major = variant
+    return cuda.GpuSweep(layout, 0, name, max_registers=registers,
+                         time_major=time_major).run(start, stop)
 
 
 def assert_agree(got: tuple[np.ndarray, ...], want: tuple[np.ndarray, ...], what: str) -> None:
@@ -70,10 +73,10 @@ def test_every_kernel_matches_the_cpu_kernel(frame: pd.DataFrame, base, axes, wa
     want = cpu.run_chunk(layout, 0, len(grid))
     start = data.draw(st.integers(0, len(grid) - 1), label="first combination of a sub-range")
     stop = data.draw(st.integers(start + 1, len(grid)), label="its end")
-    for name, registers in VARIANTS:
-        what = f"{name} kernel (max_registers={registers}), {len(grid)} combinations × {layout.n_bars} bars"
-        assert_agree(on_gpu(layout, name, registers, 0, len(grid)), want, what)
-        part = on_gpu(layout, name, registers, start, stop)
+    for variant in VARIANTS:
+        what = f"{variant}, {len(grid)} combinations × {layout.n_bars} bars"
+        assert_agree(on_gpu(layout, variant, 0, len(grid)), want, what)
+        part = on_gpu(layout, variant, start, stop)
         assert_agree(part, tuple(a[start:stop] for a in want), f"{what}, rows [{start}, {stop})")
 
 
@@ -87,7 +90,7 @@ def test_every_kernel_continues_carried_state_like_the_cpu_kernel(frame: pd.Data
     grid = Grid(axes, base)
     parts = windows(len(frame), cuts)
     minutes = (frame.index[1] - frame.index[0]).total_seconds() / 60
-    for name, registers in VARIANTS:
+    for variant in VARIANTS:
         states: dict[str, pd.DataFrame | None] = {"cpu": None, "gpu": None}
         for a, b in parts:
             rows = {}
@@ -95,12 +98,11 @@ def test_every_kernel_continues_carried_state_like_the_cpu_kernel(frame: pd.Data
                 layout = build(frame.iloc[:b], grid, bar_minutes=minutes, warmup_bars=a,
                                start=state, close_at_end=b == len(frame))
                 rows[where] = (cpu.run_chunk(layout, 0, len(grid)) if where == "cpu"
-                               else on_gpu(layout, name, registers, 0, len(grid)))
+                               else on_gpu(layout, variant, 0, len(grid)))
                 end = rows[where][2].copy()
                 carry.fill_entry_times(end, layout.times)
                 states[where] = carry.to_frame(end)
-            assert_agree(rows["gpu"], rows["cpu"], f"{name} kernel (max_registers={registers}), "
-                         f"window [{a}, {b}) of {len(frame)} bars")
+            assert_agree(rows["gpu"], rows["cpu"], f"{variant}, window [{a}, {b}) of {len(frame)} bars")
 
 
 def test_a_grid_of_many_blocks_matches_on_every_row() -> None:
@@ -117,6 +119,7 @@ def test_a_grid_of_many_blocks_matches_on_every_row() -> None:
     layout = build(random_walk_ohlcv(bars, seed=5), grid)
     want = cpu.run_chunk(layout, 0, len(grid))
     assert want[0][:, TRADES].sum() > 0
-    for name, registers in VARIANTS:
-        got = cuda.GpuSweep(layout, 0, name, max_registers=registers, block=block).run(0, len(grid))
-        assert_agree(got, want, f"{name} kernel (max_registers={registers}), {block} threads a block")
+    for name, registers, time_major in VARIANTS:
+        got = cuda.GpuSweep(layout, 0, name, max_registers=registers, block=block,
+                            time_major=time_major).run(0, len(grid))
+        assert_agree(got, want, f"{name, registers, time_major}, {block} threads a block")

@@ -168,12 +168,12 @@ def test_the_gpu_check_runs_end_to_end_on_the_simulator(tmp_path: Path) -> None:
     report = json.loads((tmp_path / "gpu_check.json").read_text())
     assert report["ok"] and report["environment"]["auto"] == ["gpu:0"]
     assert report["parity"]["ok"] and report["parity"]["summary"].startswith("3 passed")
-    assert {(r["kernel"], r["max_registers"]) for r in report["compiled"]} == {
-        (name, registers) for name, registers, _ in gpu_check.VARIANTS}
+    assert {(r["kernel"], r["max_registers"], r["time_major"]) for r in report["compiled"]} == {
+        (name, registers, time_major) for name, registers, _, time_major in gpu_check.VARIANTS}
     assert list(report["timings"]) == list(gpu_check.QUICK_CASES)
     for case in report["timings"].values():
         assert case["cpu"]["bar_combos_per_s"] > 0 and not case["skipped"]
-        timed = [(r["kernel"], r["max_registers"], r["block"]) for r in case["gpu"]]
+        timed = [(r["kernel"], r["max_registers"], r["block"], r["time_major"]) for r in case["gpu"]]
         assert timed == list(gpu_check.VARIANTS)
         assert all(r["agrees"] and r["kernel_s"] > 0 and r["bar_combos_per_s"] > 0 for r in case["gpu"])
     assert done.stdout.strip().splitlines()[-1].startswith("OK: parity 3 passed")
