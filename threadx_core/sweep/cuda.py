@@ -17,10 +17,11 @@ the strategy has exact ties (an entry filled at the close marks the equity back 
 had, a drawdown ends when the equity is back at its peak) that one rounding more or less
 breaks: the CPU kernel compiled with LLVM's contraction, tried on random markets, changed a
 ``max_drawdown_duration`` from 24 to 21 bars and a carried count of non-zero returns within a few
-examples. Without contraction the GPU runs the CPU's operations in the CPU's order, IEEE
-rounded (division and square root included); only the libdevice ``pow`` of CAGR differs from
-the CPU's by an ulp. The contract is :mod:`threadx_core.sweep.parity`'s (trade counts exactly,
-every metric to 1e-9 relative).
+examples. Without contraction every operation is IEEE-rounded as on the CPU (division and
+square root included), so the trading path should agree bit for bit, and CAGR's ``pow``
+(libdevice's, not the CPU's) to an ulp or so. The contract is
+:mod:`threadx_core.sweep.parity`'s (trade counts exactly, every metric to 1e-9 relative).
+
 Which kernel is faster on a given GPU, and at which register cap, is measured by
 ``scripts/gpu_check.sh`` (docs/BENCHMARKS.md); :data:`DEFAULT_KERNEL` is the one sweeps use.
 
