@@ -189,3 +189,25 @@ def test_the_gpu_check_fails_where_there_is_no_gpu(tmp_path: Path) -> None:
     assert "FAILED: no usable CUDA GPU: device 'auto' resolves to the CPU" in done.stdout
     report = json.loads((tmp_path / "gpu_check.json").read_text())
     assert report["ok"] is False and report["environment"]["auto"] == ["cpu"]
+
+
+def test_a_failing_variant_is_reported_and_the_others_still_run(tmp_path: Path) -> None:
+    """A variant that raises (here an unknown kernel) is one FAILED row with its error: the
+    check goes on with the others, and exits 1."""
+    done = python("import sys; from threadx_bench import gpu_check as check; "
+                  "check.VARIANTS = (('nope', None, 32, False), check.VARIANTS[0]); "
+                  f"sys.exit(check.main(['--quick', '--examples', '1', '--out', {str(tmp_path)!r}]))",
+                  NUMBA_ENABLE_CUDASIM="1")
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert report["ok"] is False and report["parity"]["ok"]
+    assert report["compiled"][0]["error"].startswith("ValueError: CUDA kernel must be one of")
+    for name, case in report["timings"].items():
+        if name == gpu_check.YEAR:
+            assert case["skipped"] == ["('nope', None, 32, False): not timed on a month"]
+        else:
+            assert case["gpu"][0]["error"].startswith("ValueError: CUDA kernel must be one of")
+        assert case["gpu"][-1]["agrees"] and case["gpu"][-1]["kernel"] == "plain"
+    assert "nope/r-/b32/rows       FAILED ValueError" in done.stdout
+    last = done.stdout.strip().splitlines()[-1]
+    assert last.startswith("FAILED: parity 3 passed") and "NOT ALL ran and agree" in last
