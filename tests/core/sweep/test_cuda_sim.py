@@ -101,11 +101,6 @@ for name in sweep_cuda.KERNELS:
 print(json.dumps(found))
 """
 
-#: The parity properties of test_cuda_parity.py, on the simulator, in a process of their own.
-PARITY_PROPERTIES = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                     "tests/core/sweep/test_cuda_parity.py"]
-
-
 def python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"} | env
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, env=environment,
@@ -146,28 +141,23 @@ def test_cuda_kernels_compile_to_ptx_for_a_real_gpu_without_fused_multiply_adds(
         assert kernel["entries"] == 1 and kernel["fused"] == 0 and kernel["multiplies"] > 20
 
 
-def test_the_gpu_parity_properties_hold_on_the_simulator() -> None:
-    """test_cuda_parity.py is what scripts/gpu_check.sh runs on a real GPU; here it runs on the
-    simulator, so that it is known to run (and its kernels to agree) before any GPU does."""
-    environment = {k: v for k, v in os.environ.items() if k != "THREADX_GPU_EXAMPLES"}
-    done = subprocess.run(PARITY_PROPERTIES, cwd=ROOT, env=environment | {"NUMBA_ENABLE_CUDASIM": "1"},
-                          capture_output=True, text=True, timeout=600, check=False)
-    assert done.returncode == 0, done.stdout[-3000:]
-    assert "3 passed" in done.stdout and "skipped" not in done.stdout
-
-
 def test_the_gpu_check_runs_end_to_end_on_the_simulator(tmp_path: Path) -> None:
     """scripts/gpu_check.sh --quick: every stage, every variant timed next to the CPU baseline
-    and agreeing with it, the report written where $OUT says."""
+    and agreeing with it, the report written where $OUT says. Its parity stage is
+    test_cuda_parity.py, what the check runs on a real GPU: here it runs on the simulator (12
+    examples a property), so that it is known to run, and its kernels to agree, before any GPU
+    does."""
     environment = {k: v for k, v in os.environ.items() if k != "THREADX_GPU_EXAMPLES"} | {
         "NUMBA_ENABLE_CUDASIM": "1", "OUT": str(tmp_path), "PYTHON": sys.executable,
         "THREADX_WHEELS": str(tmp_path / "no-wheels")}
-    done = subprocess.run(["bash", "scripts/gpu_check.sh", "--quick"], cwd=ROOT, env=environment,
+    done = subprocess.run(["bash", "scripts/gpu_check.sh", "--quick", "--examples", "12"], cwd=ROOT,
+                          env=environment,
                           capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     report = json.loads((tmp_path / "gpu_check.json").read_text())
     assert report["ok"] and report["environment"]["auto"] == ["gpu:0"]
-    assert report["parity"]["ok"] and report["parity"]["summary"].startswith("3 passed")
+    assert report["parity"]["ok"] and report["parity"]["examples"] == 12
+    assert report["parity"]["summary"].startswith("3 passed")
     assert {(r["kernel"], r["max_registers"], r["time_major"]) for r in report["compiled"]} == {
         (name, registers, time_major) for name, registers, _, time_major in gpu_check.VARIANTS}
     assert list(report["timings"]) == list(gpu_check.QUICK_CASES)
