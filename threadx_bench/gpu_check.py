@@ -36,27 +36,63 @@ import sys
 import time
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numba
 import numpy as np
 
 from threadx_bench import machine
 from threadx_bench.sweep import LARGE_GRID
+from threadx_core import storage
 from threadx_core.data.synthetic import synthetic
 from threadx_core.sweep import Grid, build, cpu, parity
 from threadx_core.sweep.devices import available_gpus, resolve
 from threadx_core.sweep.layout import Layout
 
 ROOT = Path(__file__).resolve().parents[1]
-#: Kernel variants timed: (kernel, max_registers, threads a block, time-major matrices). 174–184
-#: registers a thread (ptxas, sm_90) leave 11 warps a multiprocessor: 128-thread blocks fit 2 (8
-#: warps), 32-thread blocks 11; a 128-register cap fits 16 warps but spills. The first is what
-#: sweeps run (cuda.DEFAULT_KERNEL, BLOCK): the baseline of the GPU rows.
-VARIANTS: tuple[tuple[str, int | None, int, bool], ...] = (
-    ("plain", None, 128, False), ("plain", None, 32, False), ("jump", None, 128, False),
-    ("jump", None, 32, False), ("plain", 128, 64, False), ("jump", 128, 64, False),
-    ("plain", None, 32, True), ("jump", None, 32, True),
+
+
+class Variant(NamedTuple):
+    """A CUDA kernel variant: the kernel, its register cap, threads a block, time-major
+    matrices (:class:`threadx_core.sweep.cuda.GpuSweep`'s arguments)."""
+
+    kernel: str
+    max_registers: int | None
+    block: int
+    time_major: bool
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> Variant:
+        """The variant a report row measured."""
+        return cls(*(row[field] for field in cls._fields))
+
+    def __str__(self) -> str:
+        """The plain tuple, as the skip messages name it."""
+        return str(tuple(self))
+
+    @property
+    def label(self) -> str:
+        """``kernel/r<cap>/b<block>/rows|time`` for the table."""
+        return (f"{self.kernel}/r{self.max_registers or '-'}/b{self.block}/"
+                f"{'time' if self.time_major else 'rows'}")
+
+    def sweep(self, layout: Layout) -> Any:
+        """``layout`` resident on GPU 0 for this variant."""
+        from threadx_core.sweep import cuda as sweep_cuda
+
+        return sweep_cuda.GpuSweep(layout, 0, self.kernel, max_registers=self.max_registers,
+                                   block=self.block, time_major=self.time_major)
+
+
+#: The variants timed. 174–184 registers a thread (ptxas, sm_90) leave 11 warps a
+#: multiprocessor: 128-thread blocks fit 2 (8 warps), 32-thread blocks 11; a 128-register cap
+#: fits 16 warps but spills. The first is what sweeps run (cuda.DEFAULT_KERNEL, BLOCK): the
+#: baseline of the GPU rows.
+VARIANTS: tuple[Variant, ...] = (
+    Variant("plain", None, 128, False), Variant("plain", None, 32, False),
+    Variant("jump", None, 128, False), Variant("jump", None, 32, False),
+    Variant("plain", 128, 64, False), Variant("jump", 128, 64, False),
+    Variant("plain", None, 32, True), Variant("jump", None, 32, True),
 )
 #: Cases: name → (first day, end day, grid mapping or None for the reference grid).
 CASES = {
@@ -81,7 +117,6 @@ class Report:
 
     def __init__(self, path: Path) -> None:
         self.path, self.data = path, {"machine": machine.describe(), "ok": False}
-        path.parent.mkdir(parents=True, exist_ok=True)
 
     def stage(self, name: str, value: Any) -> Any:
         self.data[name] = value
@@ -89,9 +124,7 @@ class Report:
         return value
 
     def save(self) -> None:
-        partial = self.path.with_suffix(".json.part")
-        partial.write_text(json.dumps(self.data, indent=2, default=str))
-        partial.replace(self.path)
+        storage.write_bytes(json.dumps(self.data, indent=2, default=str).encode(), self.path)
 
 
 def _version(package: str) -> str | None:
@@ -143,15 +176,16 @@ def compiled(layout: Layout) -> list[dict[str, Any]]:
     """Registers and local memory per thread of each variant, and the seconds to compile it and
     launch it on 2 combinations of ``layout`` (stage 2; None on the simulator, which has
     neither)."""
-    from threadx_core.sweep import cuda as sweep_cuda
-
+    # One row per compiled kernel: the block size is a launch setting, not a compilation.
+    kernels: dict[tuple[str, int | None, bool], Variant] = {}
+    for variant in VARIANTS:
+        kernels.setdefault((variant.kernel, variant.max_registers, variant.time_major), variant)
     rows = []
-    for name, registers, time_major in dict.fromkeys((n, r, t) for n, r, _, t in VARIANTS):
-        row: dict[str, Any] = {"kernel": name, "max_registers": registers, "time_major": time_major}
+    for variant in kernels.values():
+        row = {k: v for k, v in variant._asdict().items() if k != "block"}
         began = time.perf_counter()
         try:
-            sweep = sweep_cuda.GpuSweep(layout, 0, name, max_registers=registers,
-                                        time_major=time_major)
+            sweep = variant.sweep(layout)
             sweep.run(0, min(2, layout.n_combos))
         except Exception as exc:  # reported; the timings stage meets it again, per variant
             row["error"] = f"{type(exc).__name__}: {exc}"
@@ -175,22 +209,17 @@ def parity_tests(examples: int) -> dict[str, Any]:
             "output_tail": "\n".join(lines[-40:]) + done.stderr[-2000:]}
 
 
-def timed(layout: Layout, variant: tuple[str, int | None, int, bool], repeats: int,
+def timed(layout: Layout, variant: Variant, repeats: int,
           want: tuple[np.ndarray, ...]) -> dict[str, Any]:
     """One variant on ``layout``: best of ``repeats`` full launches, and its parity."""
-    from threadx_core.sweep import cuda as sweep_cuda
-
-    name, registers, block, time_major = variant
-    sweep = sweep_cuda.GpuSweep(layout, 0, name, max_registers=registers, block=block,
-                                time_major=time_major)
+    sweep = variant.sweep(layout)
     sweep.run(0, min(2, layout.n_combos))  # compile (or reuse), warm the device up
     best = None
     for _ in range(repeats):
         rows, timing = sweep.run_timed(0, layout.n_combos)
         best = timing if best is None or timing.kernel_s < best.kernel_s else best
     problem = parity.disagreement(rows, want)
-    return {"kernel": name, "max_registers": registers, "block": block, "time_major": time_major,
-            "upload_s": round(sweep.upload_s, 4), "kernel_s": round(best.kernel_s, 4),
+    return {**variant._asdict(), "upload_s": round(sweep.upload_s, 4), "kernel_s": round(best.kernel_s, 4),
             "download_s": round(best.download_s, 4),
             "bar_combos_per_s": round(layout.n_bars * layout.n_combos / best.kernel_s),
             "agrees": problem is None, "disagreement": problem,
@@ -216,7 +245,7 @@ def timings(cases: dict[str, tuple[str, str, dict[str, Any] | None]], repeats: i
         for variant in VARIANTS:
             left = deadline - time.monotonic()
             if case == YEAR:
-                month = next((r for r in results[MONTH]["gpu"] if _variant(r) == variant
+                month = next((r for r in results[MONTH]["gpu"] if Variant.of(r) == variant
                               and "error" not in r), None)
                 if month is None:
                     entry["skipped"].append(f"{variant}: not timed on a month")
@@ -231,16 +260,10 @@ def timings(cases: dict[str, tuple[str, str, dict[str, Any] | None]], repeats: i
             try:
                 entry["gpu"].append(timed(layout, variant, repeats, want))
             except Exception as exc:  # one variant failing (resources, driver) spoils no other
-                entry["gpu"].append({**dict(zip(("kernel", "max_registers", "block", "time_major"),
-                                                variant, strict=True)),
-                                     "agrees": False, "error": f"{type(exc).__name__}: {exc}"})
+                entry["gpu"].append({**variant._asdict(), "agrees": False,
+                                     "error": f"{type(exc).__name__}: {exc}"})
             report.save()
     return results
-
-
-def _variant(row: dict[str, Any]) -> tuple[str, int | None, int, bool]:
-    """The :data:`VARIANTS` entry a timing row measured."""
-    return row["kernel"], row["max_registers"], row["block"], row["time_major"]
 
 
 def table(results: dict[str, Any]) -> str:
@@ -253,8 +276,7 @@ def table(results: dict[str, Any]) -> str:
         lines.append(f"{label:<34} {'cpu ×' + str(cpu_row['threads']):<22} {cpu_row['kernel_s']:>9.3f} "
                      f"{'':>7} {'':>7} {cpu_row['bar_combos_per_s']:>10.3g} baseline")
         for row in entry["gpu"]:
-            variant = (f"{row['kernel']}/r{row['max_registers'] or '-'}/b{row['block']}/"
-                       f"{'time' if row['time_major'] else 'rows'}")
+            variant = Variant.of(row).label
             if "error" in row:
                 lines.append(f"{'':<34} {variant:<22} FAILED {row['error'][:200]}")
                 continue

@@ -185,7 +185,7 @@ def test_a_failing_variant_is_reported_and_the_others_still_run(tmp_path: Path) 
     """A variant that raises (here an unknown kernel) is one FAILED row with its error: the
     check goes on with the others, and exits 1."""
     done = python("import sys; from threadx_bench import gpu_check as check; "
-                  "check.VARIANTS = (('nope', None, 32, False), check.VARIANTS[0]); "
+                  "check.VARIANTS = (check.Variant('nope', None, 32, False), check.VARIANTS[0]); "
                   f"sys.exit(check.main(['--quick', '--examples', '1', '--out', {str(tmp_path)!r}]))",
                   NUMBA_ENABLE_CUDASIM="1")
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
